@@ -1,0 +1,56 @@
+"""Writing a run's output folder: summary.json, equity.csv, trades.csv, params.csv.
+
+- ``summary.json``: the metrics (:func:`rmsbt.metrics.summarize`) and the config echo.
+- ``equity.csv``: timestamp (bar open, ms UTC), cash, equity (marked at that bar's close) and one
+  ``pos_<SYMBOL>`` column per symbol (quantity held after that bar's fills).
+- ``trades.csv``: one row per fill: timestamp (open time of the fill bar), symbol, side, qty (signed),
+  price, fee (quote currency), realized_pnl (gross of fees), decided_bar.
+- ``params.csv``: timestamp plus whatever the strategy recorded on that bar (for the pairs strategy:
+  β, c after bar t's update, their effective step sizes lr/(√v+ε), the spread and its z-score).
+
+Floats are written with Python's shortest round-trip repr, so the files reload bit-exactly, and two
+runs of the same config on the same data write identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data.store import symbol_to_stem
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None  # JSON has no NaN/inf; null means undefined
+    if isinstance(x, (np.floating,)):
+        return _jsonable(float(x))
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if hasattr(x, "isoformat"):
+        return x.isoformat()
+    return x
+
+
+def write_outputs(run, out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    res = run.result
+    summary = {"name": run.config.name, "symbols": list(res.symbols), "timeframe": res.timeframe,
+               "metrics": run.summary, "dropped_orders": res.dropped_orders, "config": run.config.raw}
+    (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n", encoding="utf-8")
+    eq = pd.DataFrame({"timestamp": res.timestamps, "cash": res.cash, "equity": res.equity})
+    for j, s in enumerate(res.symbols):
+        eq[f"pos_{symbol_to_stem(s)}"] = res.positions[:, j]
+    eq.to_csv(out / "equity.csv", index=False, float_format=None)
+    res.fills.to_csv(out / "trades.csv", index=False)
+    res.records.to_csv(out / "params.csv", index=False)
+    return out

@@ -1,0 +1,84 @@
+"""From a config to a finished backtest: load data, build the strategy, run, measure, write outputs.
+
+The CLI calls :func:`run_config`; library users can call it too, or assemble the pieces
+(:func:`rmsbt.data.load_symbol`, :func:`rmsbt.data.align`, :func:`rmsbt.engine.run_backtest`,
+:func:`rmsbt.metrics.summarize`) themselves.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config, check_params
+from .data.align import MarketData, align
+from .data.store import load_symbol
+from .engine.loop import BacktestResult, run_backtest
+from .errors import ConfigError
+from .metrics import summarize
+from .strategy import Strategy
+
+
+def _load_module_from_file(file: Path, config_file: Path):
+    candidates = [file] if file.is_absolute() else [Path.cwd() / file, config_file.parent / file,
+                                                     config_file.parent.parent / file]
+    for c in candidates:
+        if c.is_file():
+            name = f"rmsbt_user_strategy_{c.stem}"
+            spec = importlib.util.spec_from_file_location(name, c)
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[name] = mod
+            spec.loader.exec_module(mod)
+            return mod
+    raise ConfigError(f"{config_file}: strategy.class: file {file} not found (looked in "
+                      + ", ".join(str(c.parent) for c in candidates) + ")")
+
+
+def strategy_class(spec: str, config_file: Path) -> type[Strategy]:
+    """Resolve ``"path/file.py:Class"`` (relative to the cwd, the config's folder or its parent) or
+    ``"package.module:Class"``."""
+    target, _, cls_name = spec.rpartition(":")
+    if target.endswith(".py"):
+        mod = _load_module_from_file(Path(target), config_file)
+    else:
+        try:
+            mod = importlib.import_module(target)
+        except ImportError as exc:
+            raise ConfigError(f"{config_file}: strategy.class: cannot import {target} ({exc})") from None
+    cls = getattr(mod, cls_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise ConfigError(f"{config_file}: strategy.class: {cls_name} in {target} is not a rmsbt Strategy class")
+    return cls
+
+
+def build_strategy(config: Config) -> Strategy:
+    cls = strategy_class(config.strategy.spec, config.path)
+    params = check_params(config.strategy.params, getattr(cls, "PARAMS", {}), str(config.path))
+    try:
+        return cls(**params)
+    except ConfigError as exc:
+        raise ConfigError(f"{config.path}: {exc}") from None
+
+
+def load_market(config: Config, data_dir: str | Path) -> MarketData:
+    d = config.data
+    frames = {s: load_symbol(data_dir, d.exchange, s, d.timeframe) for s in d.symbols}
+    return align(frames, d.timeframe, d.start_ms, d.end_ms)
+
+
+@dataclass
+class Run:
+    config: Config
+    result: BacktestResult
+    summary: dict
+    strategy: Strategy
+
+
+def run_config(config: Config, data_dir: str | Path = "data", progress=None) -> Run:
+    strategy = build_strategy(config)
+    market = load_market(config, data_dir)
+    result = run_backtest(strategy, market, config.broker, progress=progress)
+    return Run(config, result, summarize(result), strategy)
