@@ -75,10 +75,11 @@ class Run:
     result: BacktestResult
     summary: dict
     strategy: Strategy
+    market: MarketData | None = None  #: the aligned candles (outputs write their closes; metrics' buy-and-hold)
 
 
 def run_config(config: Config, data_dir: str | Path = "data", progress=None) -> Run:
     strategy = build_strategy(config)
     market = load_market(config, data_dir)
     result = run_backtest(strategy, market, config.broker, progress=progress)
-    return Run(config, result, summarize(result), strategy)
+    return Run(config, result, summarize(result, market=market), strategy, market)
