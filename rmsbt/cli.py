@@ -19,53 +19,30 @@ def _fmt_ms(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
-def print_summary(run, out_dir: Path, seconds: float) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def print_summary(run, out_dir: Path, seconds: float, report: Path | None = None) -> None:
+    from .cli_report import print_run_summary
 
-    m = run.summary
-    t = Table(title=f"rmsbt backtest: {run.config.name}", show_header=True, header_style="bold")
-    t.add_column("metric")
-    t.add_column("value", justify="right")
-    pct = lambda x: "n/a" if x != x else f"{x * 100:.2f}%"  # noqa: E731
-    num = lambda x, f=",.2f": "n/a" if x != x else format(x, f)  # noqa: E731
-    rows = [
-        ("period", f"{_fmt_ms(m['start'])} → {_fmt_ms(m['end'])} UTC"),
-        ("bars", f"{m['bars']:,} × {run.result.timeframe}"),
-        ("symbols", ", ".join(run.result.symbols)),
-        ("initial equity", num(m["initial_equity"])),
-        ("final equity", num(m["final_equity"])),
-        ("PnL", num(m["pnl"])),
-        ("total return", pct(m["total_return"])),
-        ("max drawdown", f"{pct(m['max_drawdown'])} ({num(m['max_drawdown_quote'])})"),
-        ("max drawdown duration", f"{m['max_drawdown_duration_days']:.1f} days ({m['max_drawdown_duration_bars']:,} bars)"),
-        ("Sharpe (ann.)", num(m["sharpe"], ".3f")),
-        ("trades (round trips)", f"{m['trades']:,} ({m['fills']:,} fills)"),
-        ("fees paid", num(m["fees_paid"])),
-        ("exposure", pct(m["exposure"])),
-    ]
-    for k, v in rows:
-        t.add_row(k, v)
-    c = Console()
-    c.print(t)
-    c.print(f"outputs: {out_dir}   ({seconds:.2f} s)")
+    print_run_summary(run.config.name, run.result.symbols, run.result.timeframe, run.summary, out_dir, report, seconds)
 
 
 def cmd_backtest(args) -> int:
     from .config import load_config
     from .outputs import write_outputs
+    from .cli_report import progress_bar
+    from .report import REPORT_FILE
     from .runner import run_config
 
     cfg = load_config(args.config)
     t0 = time.perf_counter()
-    run = run_config(cfg, data_dir=args.data_dir)
+    with progress_bar(not args.quiet) as progress:
+        run = run_config(cfg, data_dir=args.data_dir, progress=progress)
     if args.out:
         out = Path(args.out)
     else:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"{cfg.name}-{stamp}"
     write_outputs(run, out)
-    print_summary(run, out, time.perf_counter() - t0)
+    print_summary(run, out, time.perf_counter() - t0, out / REPORT_FILE)
     return 0
 
 
@@ -76,7 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("config", help="TOML config, e.g. configs/pairs_btc_eth.toml")
     b.add_argument("--data-dir", default="data", help="candle store to read (default: data)")
     b.add_argument("--out", default=None, help="output folder (default: runs/<config-name>-<UTC time>)")
+    b.add_argument("--quiet", action="store_true", help="no progress bar (it is never shown when stderr is not a terminal)")
     b.set_defaults(func=cmd_backtest)
+    from .cli_report import cmd_report
+
+    r = sub.add_parser("report", help="rebuild report.html (and its PNGs) from a run folder's files")
+    r.add_argument("run_dir", help="a folder written by `rmsbt backtest` (summary.json, equity.csv, ...)")
+    r.set_defaults(func=cmd_report)
     return p
 
 

@@ -1,10 +1,15 @@
-"""Writing a run's output folder: summary.json, equity.csv, trades.csv, params.csv.
+"""Writing a run's output folder: summary.json, equity.csv, trades.csv, round_trips.csv, params.csv,
+report.html with equity_drawdown.png and parameters.png.
 
 - ``summary.json``: the metrics (:func:`rmsbt.metrics.summarize`) and the config echo.
-- ``equity.csv``: timestamp (bar open, ms UTC), cash, equity (marked at that bar's close) and one
-  ``pos_<SYMBOL>`` column per symbol (quantity held after that bar's fills).
+- ``equity.csv``: timestamp (bar open, ms UTC), cash, equity (marked at that bar's close), one
+  ``pos_<SYMBOL>`` column per symbol (quantity held after that bar's fills) and one ``close_<SYMBOL>``
+  column per symbol (that bar's close; empty where the symbol had no bar).
 - ``trades.csv``: one row per fill: timestamp (open time of the fill bar), symbol, side, qty (signed),
   price, fee (quote currency), realized_pnl (gross of fees), decided_bar.
+- ``round_trips.csv``: one row per round-trip trade (:func:`rmsbt.metrics.trade_log`), columns
+  :data:`rmsbt.metrics.TRADE_COLUMNS`.
+- ``report.html`` and the PNGs: :func:`rmsbt.report.write_report`, built from the files above only.
 - ``params.csv``: timestamp plus whatever the strategy recorded on that bar (for the pairs strategy:
   β, c after bar t's update, their effective step sizes lr/(√v+ε), the spread and its z-score).
 
@@ -22,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .data.store import symbol_to_stem
+from .metrics import trade_log
 
 
 def _jsonable(x):
@@ -40,7 +46,8 @@ def _jsonable(x):
     return x
 
 
-def write_outputs(run, out_dir: str | Path) -> Path:
+def write_outputs(run, out_dir: str | Path, report: bool = True) -> Path:
+    """Write every output file of ``run`` into ``out_dir`` (created); ``report=False`` skips report.html."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     res = run.result
@@ -50,7 +57,16 @@ def write_outputs(run, out_dir: str | Path) -> Path:
     eq = pd.DataFrame({"timestamp": res.timestamps, "cash": res.cash, "equity": res.equity})
     for j, s in enumerate(res.symbols):
         eq[f"pos_{symbol_to_stem(s)}"] = res.positions[:, j]
+    market = getattr(run, "market", None)
+    if market is not None:
+        for j, s in enumerate(res.symbols):
+            eq[f"close_{symbol_to_stem(s)}"] = market.close[market.index(s)]
     eq.to_csv(out / "equity.csv", index=False, float_format=None)
     res.fills.to_csv(out / "trades.csv", index=False)
+    trade_log(res).to_csv(out / "round_trips.csv", index=False)
     res.records.to_csv(out / "params.csv", index=False)
+    if report:
+        from .report import write_report
+
+        write_report(out)
     return out

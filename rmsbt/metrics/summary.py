@@ -77,14 +77,22 @@ def symbol_pnl(fills: pd.DataFrame, symbol: str, final_qty: float, last_close: f
     return float(flows + (final_qty * last_close if final_qty != 0.0 else 0.0))
 
 
+def trade_log(result) -> pd.DataFrame:
+    """The run's per-trade log: the broker's own (``result.trades``, if it has one with ``net_pnl``),
+    else :func:`~rmsbt.metrics.trades.trades_from_fills` of the fill log. The one place that chooses."""
+    trades = getattr(result, "trades", None)
+    if isinstance(trades, pd.DataFrame) and "net_pnl" in trades.columns:
+        return trades
+    return trades_from_fills(result.fills)
+
+
 def summarize(result, *, market=None, periods_per_year: float | None = None, risk_free: float = 0.0,
               trades: pd.DataFrame | None = None) -> dict:
     """The summary metrics of a :class:`~rmsbt.engine.loop.BacktestResult` (flat dict, JSON-ready).
 
     ``market`` (the run's :class:`~rmsbt.data.align.MarketData`) enables buy-and-hold and per-symbol
     PnL; ``periods_per_year`` overrides 365 days / bar length; ``risk_free`` is an annual rate.
-    ``trades``: a per-trade log (default: the result's ``trades`` attribute if it has one, else
-    :func:`~rmsbt.metrics.trades.trades_from_fills`). If equity reaches zero or below (ruin) the
+    ``trades``: a per-trade log (default: :func:`trade_log`). If equity reaches zero or below (ruin) the
     metrics cover the run up to that bar, ``ruined`` is True and a note says when.
     """
     tf_ms = timeframe_to_ms(result.timeframe)
@@ -106,9 +114,7 @@ def summarize(result, *, market=None, periods_per_year: float | None = None, ris
     duration = end - start
     fills = result.fills
     if trades is None:
-        trades = getattr(result, "trades", None)
-        if not (isinstance(trades, pd.DataFrame) and "net_pnl" in trades.columns):
-            trades = trades_from_fills(fills)
+        trades = trade_log(result)
     if ruined:
         trades = trades.loc[pd.to_numeric(trades["entry_time"]) <= ts[-1]]
     dd = drawdown_stats(curve, ts, tf_ms)
