@@ -1,7 +1,8 @@
 """Writing a run's output folder: summary.json, equity.csv, trades.csv, round_trips.csv, params.csv,
 report.html with equity_drawdown.png and parameters.png.
 
-- ``summary.json``: the metrics (:func:`rmsbt.metrics.summarize`) and the config echo.
+- ``summary.json``: the metrics (:func:`rmsbt.metrics.summarize`), the config echo and the strategy's
+  effective parameters (config values plus defaults: ``strategy_params``).
 - ``equity.csv``: timestamp (bar open, ms UTC), cash, equity (marked at that bar's close), one
   ``pos_<SYMBOL>`` column per symbol (quantity held after that bar's fills) and one ``close_<SYMBOL>``
   column per symbol (that bar's close; empty where the symbol had no bar).
@@ -52,7 +53,8 @@ def write_outputs(run, out_dir: str | Path, report: bool = True) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     res = run.result
     summary = {"name": run.config.name, "symbols": list(res.symbols), "timeframe": res.timeframe,
-               "metrics": run.summary, "dropped_orders": res.dropped_orders, "config": run.config.raw}
+               "metrics": run.summary, "dropped_orders": res.dropped_orders, "config": run.config.raw,
+               "strategy_params": dict(getattr(run.strategy, "params", {}) or {})}
     (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n", encoding="utf-8")
     eq = pd.DataFrame({"timestamp": res.timestamps, "cash": res.cash, "equity": res.equity})
     for j, s in enumerate(res.symbols):

@@ -55,7 +55,9 @@ def write_report(folder: str | Path) -> Path:
         (run.folder / PNG_FILES["parameters"]).unlink(missing_ok=True)  # no stale chart from an earlier run
     fig = charts.spread_zscore(run)
     if fig is not None:
-        out.append(("Spread and z-score", "spread and z-score with entry and exit bands", charts.png_bytes(fig)))
+        bands = charts.band_text(charts.z_bands(run))
+        out.append(("Spread and z-score", "spread and z-score" + (f" with bands {bands}" if bands else ""),
+                    charts.png_bytes(fig)))
     path = run.folder / REPORT_FILE
     _atomic_write(path, html.page(run.summary, out, run.trades).encode("utf-8"))
     return path

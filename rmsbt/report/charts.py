@@ -31,7 +31,7 @@ from .rundata import RunData  # noqa: E402
 DPI = 100
 WIDTH = 11.0  # inches → 1100 px
 COLORS = {"equity": "#1f5fa8", "bh": "#9a9a9a", "dd": "#c0392b", "long": "#1e8449", "short": "#c0392b",
-          "exit": "#222222", "p2": "#8e44ad", "band": "#e67e22"}
+          "exit": "#555555", "p2": "#8e44ad", "band": "#e67e22"}
 SYMBOL_COLORS = ["#1f5fa8", "#e67e22", "#1e8449", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d"]
 
 
@@ -120,20 +120,21 @@ def prices_with_trades(run: RunData) -> Figure | None:
         ok = ~np.isnan(c)
         _line(ax, x[ok], c[ok], color=SYMBOL_COLORS[j % len(SYMBOL_COLORS)], linewidth=1.0)
         mine = tr.loc[tr["symbol"] == s] if len(tr) else tr
-        ms = 28 if len(mine) < 300 else 10
+        ms, alpha = (28, 1.0) if len(mine) < 300 else (7, 0.55)  # thousands of trades: small, see-through
         for side, marker, color in (("long", "^", COLORS["long"]), ("short", "v", COLORS["short"])):
             e = mine.loc[mine["side"] == side] if len(mine) else mine
             if len(e):
                 ax.scatter(_dt(e["entry_time"].to_numpy(np.int64)), e["entry_price"], marker=marker, s=ms,
-                           color=color, zorder=3, label=f"{side} entry", linewidths=0)
+                           color=color, zorder=3, label=f"{side} entry", linewidths=0, alpha=alpha)
         closed = mine.loc[mine["exit_time"].notna()] if len(mine) else mine
         if len(closed):
             ax.scatter(_dt(closed["exit_time"].to_numpy(np.float64).astype(np.int64)), closed["exit_price"],
-                       marker="x", s=ms * 0.8, color=COLORS["exit"], zorder=3, label="exit", linewidths=0.9)
+                       marker="x", s=ms * 0.8, color=COLORS["exit"], zorder=3, label="exit",
+                       linewidths=0.9 if alpha == 1.0 else 0.5, alpha=alpha)
         ax.set_title(f"{s}: close, trade entries and exits", loc="left", fontsize=11, fontweight="bold")
         _money(ax)
         if len(mine):
-            ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=3)
+            ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=3, markerscale=2.0 if alpha < 1 else 1.0)
     return fig
 
 
@@ -189,12 +190,24 @@ def parameters(run: RunData) -> Figure | None:
             if pos.any():
                 _line(ax2, x[pos], v[pos], color=COLORS["band"], linewidth=0.8, alpha=0.8)
                 ax2.set_yscale("log")
+                lo, hi = np.percentile(v[pos], [0.5, 99.5])  # the first steps (v ≈ 0) would squash the rest
+                ax2.set_ylim(lo / 1.5, hi * 1.5)
             ax2.set_ylabel("effective step", color=COLORS["band"], fontsize=9)
             ax2.tick_params(labelsize=8, colors=COLORS["band"])
             ax2.spines["top"].set_visible(False)
-            title += f" (blue) and its effective step size lr/(√v+ε) (orange, log scale)"
+            title += " (blue) and its effective step size lr/(√v+ε) (orange, log scale, 0.5–99.5 % range)"
         ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
     return fig
+
+
+def z_bands(run: RunData) -> list[tuple[str, float]]:
+    """``[("entry_z", v), ("exit_z", v)]`` from the strategy's parameters, those that are numbers."""
+    sp = run.strategy_params()
+    return [(k, float(sp[k])) for k in ("entry_z", "exit_z") if isinstance(sp.get(k), (int, float))]
+
+
+def band_text(bands) -> str:
+    return ", ".join(f"±{k} = {v:g}" for k, v in bands)
 
 
 def spread_zscore(run: RunData) -> Figure | None:
@@ -209,18 +222,14 @@ def spread_zscore(run: RunData) -> Figure | None:
     z = p["zscore"].to_numpy(np.float64)
     ok = np.isfinite(z)
     _line(axz, x[ok], z[ok], color=COLORS["equity"], linewidth=0.7)
-    sp = run.strategy_params()
-    bands = []
-    for key, style in (("entry_z", "-"), ("exit_z", "--")):
-        v = sp.get(key)
-        if isinstance(v, (int, float)):
-            for sign in (1, -1):
-                axz.axhline(sign * v, color=COLORS["band"], linestyle=style, linewidth=1.1)
-            bands.append(f"±{key} = {v:g}")
+    bands = z_bands(run)
+    for key, v in bands:
+        for sign in (1, -1):
+            axz.axhline(sign * v, color=COLORS["band"], linestyle="-" if key == "entry_z" else "--", linewidth=1.1)
     if ok.any():
-        lim = max(float(np.nanpercentile(np.abs(z[ok]), 99.9)) * 1.15, float(sp.get("entry_z", 0) or 0) * 1.3, 1.0)
+        lim = max(float(np.nanpercentile(np.abs(z[ok]), 99.9)) * 1.15, max([v for _, v in bands], default=0) * 1.3, 1.0)
         axz.set_ylim(-lim, lim)
-    axz.set_title("z-score" + (" with bands " + ", ".join(bands) if bands else ""), loc="left", fontsize=11,
+    axz.set_title("z-score" + (" with bands " + band_text(bands) if bands else ""), loc="left", fontsize=11,
                   fontweight="bold")
     return fig
 

@@ -61,6 +61,9 @@ class RunData:
         return self.equity[[f"pos_{symbol_to_stem(s)}" for s in self.symbols]].to_numpy(np.float64).T
 
     def strategy_params(self) -> dict:
+        """The strategy's effective parameters (``strategy_params``), else the config echo's."""
+        if isinstance(self.summary.get("strategy_params"), dict):
+            return dict(self.summary["strategy_params"])
         cfg = self.summary.get("config") or {}
         return dict((cfg.get("strategy") or {}).get("params") or {})
 
