@@ -121,3 +121,10 @@ def test_minmax_thinning_properties(values, max_points):
 
 def test_max_points_default():
     assert MAX_POINTS == 5000 and len(minmax_indices(np.random.default_rng(0).normal(size=1_000_000))) <= 5000
+
+
+def test_same_run_same_bytes(run_dir, tmp_path):
+    """Same input and config → bit-identical summary.json, CSVs, PNGs and report (no wall-clock in them)."""
+    again = write_pairs_run(tmp_path / "again")
+    for f in RUN_FILES + [REPORT_FILE, *PNG_FILES.values()]:
+        assert (again / f).read_bytes() == (run_dir / f).read_bytes(), f
