@@ -234,3 +234,16 @@ def test_rolling_sharpe_matches_full_sharpe_on_each_window():
     assert rs[4] == pytest.approx(sharpe_ratio(r[:5], 365), rel=1e-10)
     assert rs[7] == pytest.approx(sharpe_ratio(r[3:8], 365), rel=1e-10)
     assert np.isnan(rolling_sharpe(np.full(6, 0.001), 3, 365)[2:]).all()  # zero dispersion → NaN
+
+
+def test_turnover_fees_exposure_by_hand():
+    # buy 2 @ 100 (fee 0.2) at bar 1, sell 2 @ 110 (fee 0.22) at bar 2; equity 100, 99.8, 119.58
+    f = pd.DataFrame({"timestamp": [D, 2 * D], "bar": [1, 2], "symbol": ["A/X", "A/X"], "side": ["buy", "sell"],
+                      "qty": [2.0, -2.0], "price": [100.0, 110.0], "fee": [0.2, 0.22], "realized_pnl": [0.0, 20.0],
+                      "decided_bar": [0, 1]})
+    m = summarize(result([100.0, 99.8, 119.58], fills=f, positions=[[0.0], [2.0], [0.0]]))
+    assert m["turnover_quote"] == pytest.approx(420.0)  # |2·100| + |−2·110|
+    assert m["turnover"] == pytest.approx(420.0 / ((100.0 + 99.8 + 119.58) / 3))  # ÷ mean of E_1..E_3
+    assert m["fees_paid"] == pytest.approx(0.42) and m["funding_paid"] == 0.0
+    assert m["exposure"] == pytest.approx(1 / 3) and m["exposure_time"] == pytest.approx(1 / 3)
+    assert m["trades"] == 1 and m["avg_trade"] == pytest.approx(20.0 - 0.42)  # one round trip, net of fees
