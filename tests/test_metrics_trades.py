@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from rmsbt.engine.portfolio import Portfolio
 from rmsbt.metrics import TRADE_COLUMNS, count_round_trips, trade_stats, trades_from_fills
 
 D = 86_400_000
@@ -84,3 +88,33 @@ def test_no_trades_and_no_losses_give_nan_not_inf():
         assert math.isnan(s[k]), k
     s = trade_stats(pd.DataFrame({"net_pnl": [1.0, 2.0], "entry_time": [0, 0], "exit_time": [D, D]}))
     assert s["win_rate"] == 1.0 and math.isnan(s["profit_factor"]) and math.isnan(s["avg_loss"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["A", "B"]), st.integers(-3, 3), st.floats(50, 150), st.floats(0, 1)),
+                min_size=1, max_size=30))
+def test_round_trips_add_up_to_the_cash_flows(steps):
+    """Random fills booked by the engine's portfolio (its realized PnL), then flattened: every trade is
+    closed and each symbol's Σ net_pnl equals its cash flows −Σ qty·price − Σ fee."""
+    pf = Portfolio(2, 1e6)
+    rows, idx = [], {"A": 0, "B": 1}
+    steps = list(steps) + [(s, None, 100.0, 0.5) for s in ("A", "B")]  # flatten both at the end
+    for k, (s, q, price, fee) in enumerate(steps):
+        dq = float(q) if q is not None else -pf.qty[idx[s]]
+        if dq == 0.0:
+            continue
+        pnl = pf.fill(idx[s], dq, price, fee)
+        rows.append((k * D, k, s, "buy" if dq > 0 else "sell", dq, price, fee, pnl, k - 1))
+    f = fills(rows)
+    t = trades_from_fills(f)
+    assert not t["is_open"].any()
+    for s in ("A", "B"):
+        mine, fs = t.loc[t["symbol"] == s], f.loc[f["symbol"] == s]
+        flows = -(fs["qty"] * fs["price"]).sum() - fs["fee"].sum()
+        assert mine["net_pnl"].sum() == pytest.approx(flows, abs=1e-6)
+        assert mine["fees"].sum() == pytest.approx(fs["fee"].sum(), abs=1e-9)
+        # a trade ends at each fill that leaves the position flat or on the other side
+        pos = fs["qty"].cumsum().to_numpy()
+        prev = np.concatenate([[0.0], pos[:-1]])
+        ends = ((pos == 0) | (np.sign(pos) * np.sign(prev) < 0)) & (prev != 0)
+        assert len(mine) == int(ends.sum())
