@@ -54,7 +54,7 @@ def test_config_errors_name_file_and_key(tmp_path, old, new, needle):
     ("lr = 0.001", "lr = -0.1", "lr must be > 0"),
     ("lr = 0.001", "lr = \"fast\"", "strategy.params.lr: expected float"),
     ("warmup = 500", "warmup = 500\nwarm_up = 3", "unknown key strategy.params.warm_up"),
-    ("exit_z = 0.5", "exit_z = 3.0", "exit_z < entry_z"),
+    ("exit_z = 0.5", "exit_z = 4.0", "exit_z < entry_z"),
 ])
 def test_strategy_param_errors(tmp_path, old, new, needle):
     p = variant(tmp_path, old, new)
