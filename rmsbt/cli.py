@@ -26,9 +26,9 @@ def print_summary(run, out_dir: Path, seconds: float, report: Path | None = None
 
 
 def cmd_backtest(args) -> int:
+    from .cli_report import progress_bar
     from .config import load_config
     from .outputs import write_outputs
-    from .cli_report import progress_bar
     from .report import REPORT_FILE
     from .runner import run_config
 

@@ -95,7 +95,7 @@ def equity_drawdown(run: RunData) -> Figure:
     ax.axhline(run.initial_cash, color="#bbbbbb", linewidth=0.8, linestyle=":")
     ax.set_ylabel("equity (quote)")
     _money(ax)
-    ax.legend(loc="upper left", fontsize=9, frameon=False)
+    ax.legend(loc="upper left", fontsize=9, framealpha=0.9, edgecolor="none")
     ax.set_title("Equity and buy & hold", loc="left", fontsize=11, fontweight="bold")
     dd, _ = drawdown(curve)
     xs, ys = thin(x, -dd)
@@ -134,7 +134,8 @@ def prices_with_trades(run: RunData) -> Figure | None:
         ax.set_title(f"{s}: close, trade entries and exits", loc="left", fontsize=11, fontweight="bold")
         _money(ax)
         if len(mine):
-            ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=3, markerscale=2.0 if alpha < 1 else 1.0)
+            ax.legend(loc="upper left", fontsize=8, ncol=3, markerscale=2.0 if alpha < 1 else 1.0, framealpha=0.9,
+                      edgecolor="none")
     return fig
 
 
@@ -156,7 +157,7 @@ def positions(run: RunData) -> Figure:
         ax.step(xs, ys, where="post", linewidth=0.9, color=SYMBOL_COLORS[j % len(SYMBOL_COLORS)], label=label)
     ax.axhline(0, color="#999999", linewidth=0.8)
     _money(ax)
-    ax.legend(loc="upper left", fontsize=9, frameon=False)
+    ax.legend(loc="upper left", fontsize=9, framealpha=0.9, edgecolor="none")
     ax.set_title("Positions over time (+ long, − short)", loc="left", fontsize=11, fontweight="bold")
     return fig
 
@@ -243,9 +244,8 @@ def rolling_sharpe_chart(run: RunData, window_days: float = 30.0) -> Figure:
     w = max(int(round(window_days * 86_400_000 / run.timeframe_ms)), 2)
     if r.size >= w:
         rs = rolling_sharpe(r, w, ppy)
-        ok = np.isfinite(rs)
-        if ok.any():
-            _line(ax, x[1:][ok], rs[ok], color=COLORS["equity"], linewidth=0.8)
+        if np.isfinite(rs).any():  # NaN (a flat window: undefined) stays a gap in the line
+            _line(ax, x[1:], rs, color=COLORS["equity"], linewidth=0.8)
         else:
             _empty(ax, "rolling Sharpe undefined (zero dispersion in every window)")
     else:
