@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rmsbt.engine.loop import BacktestResult
 from rmsbt.metrics import (annual_volatility, cagr, calmar_ratio, downside_deviation, drawdown, episodes,
@@ -247,3 +249,21 @@ def test_turnover_fees_exposure_by_hand():
     assert m["fees_paid"] == pytest.approx(0.42) and m["funding_paid"] == 0.0
     assert m["exposure"] == pytest.approx(1 / 3) and m["exposure_time"] == pytest.approx(1 / 3)
     assert m["trades"] == 1 and m["avg_trade"] == pytest.approx(20.0 - 0.42)  # one round trip, net of fees
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-0.5, 0.5), min_size=1, max_size=60), st.floats(0.01, 1e6))
+def test_drawdown_brute_force_and_scale_invariance(rets, scale):
+    """Max drawdown = max over i ≤ j of (E_i − E_j)/E_i (brute force over the curve with E_0), in [0, 1)
+    for positive equity; ratios do not change when every amount is multiplied by a constant."""
+    eq = 100.0 * np.cumprod(1.0 + np.array(rets))
+    curve = np.concatenate([[100.0], eq])
+    brute = max((curve[i] - curve[j]) / curve[i] for i in range(len(curve)) for j in range(i, len(curve)))
+    m = summarize(result(list(eq), initial=100.0))
+    assert m["max_drawdown"] == pytest.approx(brute, abs=1e-12) and 0.0 <= m["max_drawdown"] < 1.0
+    s = summarize(result(list(eq * scale), initial=100.0 * scale))
+    for k in ("total_return", "max_drawdown", "cagr"):
+        assert s[k] == pytest.approx(m[k], rel=1e-9, abs=1e-12), k
+    if len(rets) > 1 and np.std(rets) > 1e-4:  # away from the zero-dispersion edge, where rounding decides
+        for k in ("sharpe", "sortino", "annual_volatility"):
+            assert s[k] == pytest.approx(m[k], rel=1e-6, nan_ok=True), k
