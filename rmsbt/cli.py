@@ -57,6 +57,10 @@ def cmd_backtest(args) -> int:
     from .runner import run_config
 
     cfg = load_config(args.config)
+    if args.fetch:
+        from .cli_data import fetch_for_config
+
+        fetch_for_config(cfg, args.data_dir, args.fetch_config)
     t0 = time.perf_counter()
     run = run_config(cfg, data_dir=args.data_dir)
     if args.out:
@@ -76,7 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("config", help="TOML config, e.g. configs/pairs_btc_eth.toml")
     b.add_argument("--data-dir", default="data", help="candle store to read (default: data)")
     b.add_argument("--out", default=None, help="output folder (default: runs/<config-name>-<UTC time>)")
+    b.add_argument("--fetch", action="store_true", help="first download the candles the config needs and the store lacks")
+    b.add_argument("--fetch-config", default=None, help="exchange options for --fetch (TOML, see configs/fetch.toml)")
     b.set_defaults(func=cmd_backtest)
+    from .cli_data import add_parsers
+
+    add_parsers(sub)
     return p
 
 
