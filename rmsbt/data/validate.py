@@ -69,14 +69,14 @@ def validate_candles(df: pd.DataFrame, source: str) -> pd.DataFrame:
     for name in PRICE_COLUMNS:
         bad = _first(~np.isfinite(out[name]) | (out[name] <= 0))
         if bad is not None:
-            raise _fail(source, df, bad, f"{name} must be a finite price > 0, got {out[name][bad]!r}")
+            raise _fail(source, df, bad, f"{name} must be a finite price > 0, got {float(out[name][bad])!r}")
     bad = _first(~np.isfinite(v) | (v < 0))
     if bad is not None:
-        raise _fail(source, df, bad, f"volume must be finite and >= 0, got {v[bad]!r}")
+        raise _fail(source, df, bad, f"volume must be finite and >= 0, got {float(v[bad])!r}")
     bad = _first(h < np.maximum(o, c))
     if bad is not None:
-        raise _fail(source, df, bad, f"high {h[bad]!r} is below max(open, close) = {max(o[bad], c[bad])!r}")
+        raise _fail(source, df, bad, f"high {float(h[bad])!r} is below max(open, close) = {float(max(o[bad], c[bad]))!r}")
     bad = _first(l > np.minimum(o, c))
     if bad is not None:
-        raise _fail(source, df, bad, f"low {l[bad]!r} is above min(open, close) = {min(o[bad], c[bad])!r}")
+        raise _fail(source, df, bad, f"low {float(l[bad])!r} is above min(open, close) = {float(min(o[bad], c[bad]))!r}")
     return pd.DataFrame({"timestamp": ts, "open": o, "high": h, "low": l, "close": c, "volume": v})
