@@ -42,6 +42,7 @@ import pandas as pd
 from ..errors import DataError
 from ..timeframes import timeframe_to_ms
 from .store import COLUMNS, funding_path, merge_candles, read_store_file, store_path, symbol_to_stem, write_table
+from .gaps import find_gaps
 from .units import scalar_to_ms
 from .validate import validate_candles
 
@@ -440,15 +441,6 @@ class StoreResult:
     log: PageLog | None = None
 
 
-def count_gaps(ts: np.ndarray, timeframe: str) -> tuple[int, int, int]:
-    """(gaps, longest gap in bars, missing bars) between consecutive open times (not for ``M``)."""
-    if ts.size < 2 or timeframe.endswith("M"):
-        return 0, 0, 0
-    missing = np.diff(ts) // timeframe_to_ms(timeframe) - 1
-    g = missing[missing > 0]
-    return int(g.size), int(g.max()) if g.size else 0, int(g.sum())
-
-
 def missing_ranges(existing: pd.DataFrame | None, start: int, end: int, timeframe: str) -> list[tuple[int, int]]:
     """What a store file lacks of ``[start, end)``: before its first and after its last candle.
 
@@ -525,7 +517,8 @@ def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, unti
             write_table(path, current)
             wrote = True
     ts = current["timestamp"].to_numpy(np.int64) if current is not None else np.zeros(0, np.int64)
-    gaps, _, missing = count_gaps(ts, timeframe)
+    g = find_gaps(ts, timeframe)
+    gaps, missing = g.gaps, g.missing
     return StoreResult(symbol, path, int(ts.size), int(ts[0]) if ts.size else None,
                        int(ts[-1]) if ts.size else None, gaps, missing, fetched, replaced, wrote, plog)
 

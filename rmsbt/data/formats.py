@@ -102,6 +102,13 @@ def read_candles(path: str | Path, on_conflict: str = "error") -> pd.DataFrame:
     """
     if on_conflict not in ("error", "first", "last"):
         raise DataError(f"on_conflict must be 'error', 'first' or 'last', got {on_conflict!r}")
+    layout, df = load_raw(path)
+    return _finish(df, str(path), layout, on_conflict)
+
+
+def load_raw(path: str | Path) -> tuple[str, pd.DataFrame]:
+    """Detect the layout and return ``(layout, frame)`` with ``timestamp`` in int ms and float OHLCV,
+    in FILE order, nothing dropped or sorted (what ``rmsbt data check`` inspects)."""
     path = Path(path)
     src = str(path)
     if not path.is_file():
@@ -109,20 +116,35 @@ def read_candles(path: str | Path, on_conflict: str = "error") -> pd.DataFrame:
     with open(path, "rb") as f:
         magic = f.read(4)
     if path.name.lower().endswith(".parquet") or magic == b"PAR1":
-        df = read_store_file(path)
-        df.attrs.update(layout="parquet", notes=[])
-        return df
-    text = _open_text(path)
-    head = text.lstrip()[:1]
-    if head == "[":
-        layout, df, per_row = "ccxt/freqtrade JSON", _json_frame(text, src), False
-    elif head == "{":
-        raise DataError(f"{src}: JSON object; expected a ccxt/freqtrade candle list [[ts, open, high, low, close, volume], ...]")
-    elif not text.strip():
-        raise DataError(f"{src}: empty file")
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:
+            raise DataError(f"{src}: cannot be read as Parquet ({type(exc).__name__}: {exc})") from None
+        missing = [c for c in COLUMNS if c not in df.columns]
+        if missing:
+            raise DataError(f"{src}: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}")
+        layout, df, per_row = "parquet", df[list(COLUMNS)].copy(), False
     else:
-        layout, df, per_row = _csv_frame(text, src)
-    return _finish(df, src, layout, per_row, on_conflict)
+        text = _open_text(path)
+        head = text.lstrip()[:1]
+        if head == "[":
+            layout, df, per_row = "ccxt/freqtrade JSON", _json_frame(text, src), False
+        elif head == "{":
+            raise DataError(f"{src}: JSON object; expected a ccxt/freqtrade candle list [[ts, open, high, low, close, volume], ...]")
+        elif not text.strip():
+            raise DataError(f"{src}: empty file")
+        else:
+            layout, df, per_row = _csv_frame(text, src)
+    if len(df) == 0:
+        raise DataError(f"{src}: no candles in the file")
+    for c in COLUMNS[1:]:
+        col = pd.to_numeric(df[c], errors="coerce")
+        bad = np.flatnonzero(col.isna().to_numpy())
+        if bad.size:
+            raise DataError(f"{src}: data row {bad[0] + 1}: {c} {df[c].iloc[bad[0]]!r} is not a number")
+        df[c] = col.astype(np.float64)
+    ts = _parse_times(df["timestamp"], src, per_row)
+    return layout, pd.DataFrame({"timestamp": ts, **{c: df[c].to_numpy() for c in COLUMNS[1:]}})
 
 
 def _json_frame(text: str, src: str) -> pd.DataFrame:
@@ -227,17 +249,8 @@ def _parse_times(col: pd.Series, src: str, per_row: bool) -> np.ndarray:
     return (t.astype("datetime64[ns, UTC]").astype("int64") // 1_000_000).to_numpy(np.int64)
 
 
-def _finish(df: pd.DataFrame, src: str, layout: str, per_row: bool, on_conflict: str) -> pd.DataFrame:
-    if len(df) == 0:
-        raise DataError(f"{src}: no candles in the file")
-    for c in COLUMNS[1:]:
-        col = pd.to_numeric(df[c], errors="coerce")
-        bad = np.flatnonzero(col.isna().to_numpy())
-        if bad.size:
-            raise DataError(f"{src}: data row {bad[0] + 1}: {c} {df[c].iloc[bad[0]]!r} is not a number")
-        df[c] = col.astype(np.float64)
-    ts = _parse_times(df["timestamp"], src, per_row)
-    df = pd.DataFrame({"timestamp": ts, **{c: df[c].to_numpy() for c in COLUMNS[1:]}})
+def _finish(df: pd.DataFrame, src: str, layout: str, on_conflict: str) -> pd.DataFrame:
+    ts = df["timestamp"].to_numpy()
     zeros = (df[["high", "low", "close", "volume"]].to_numpy() == 0).all()
     if zeros and (df["open"] != 0).any():
         raise DataError(f"{src}: high, low, close and volume are all 0: this looks like funding rates in candle "
