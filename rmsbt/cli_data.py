@@ -154,7 +154,7 @@ def run_fetch(exchange: str, symbols: list[str], timeframe: str, since_ms: int, 
     with _Bar(quiet) as bar:
         for s in symbols:
             results.append(fetch_to_store(dl, s, timeframe, since_ms, until_ms, data_dir, fmt=fmt,
-                                          checkpoint_pages=int(f.get("checkpoint_pages", 20)),
+                                          checkpoint_pages=int(f.get("checkpoint_pages", 100)),
                                           progress=bar.task(f"{s} {timeframe}")))
             if funding:
                 results.append(funding_to_store(dl, s, since_ms, until_ms, data_dir, progress=bar.task(f"{s} funding")))

@@ -48,7 +48,7 @@ def test_br31_pagination_limit5(cases_dir):
     ts = np.array([r[0] for r in rows])
     assert ts[0] == 1704067200000 and ts[-1] == 1704106800000
     assert (np.diff(ts) == 3600000).all()
-    assert rows == truth
+    assert rows.tolist() == truth
     # next since = last_ts + 3600000: rows 0-4, 5-9, 10-11 → 3 non-empty calls then stop (last_ts >= end)
     assert [c[0] for c in mock.calls] == [1704067200000, 1704067200000 + 5 * H, 1704067200000 + 10 * H]
     assert [c[2] for c in mock.calls] == [5, 5, 2]
@@ -58,7 +58,7 @@ def test_br31_variant_b_pages_capped_at_3(cases_dir):
     truth = _rows(_case(cases_dir, "BR-31"))
     mock = Mock(truth, cap=3)
     rows, log = _paginate(mock, 1704067200000, 1704106800000 + H, 5)
-    assert rows == truth and len(rows) == 12
+    assert rows.tolist() == truth and len(rows) == 12
     # 4 calls of 3 rows (0-2, 3-5, 6-8, 9-11); the short pages did not stop the loop
     assert [c[2] for c in mock.calls] == [3, 3, 3, 3]
     assert [c[0] for c in mock.calls] == [1704067200000 + k * 3 * H for k in range(4)]
@@ -71,7 +71,7 @@ def test_overlapping_pages_are_deduplicated(cases_dir):
         return [list(r) for r in truth if r[0] >= since - 2 * H][:limit]
 
     rows, _ = _paginate(overlapping, truth[0][0], truth[-1][0] + H, 5)
-    assert rows == truth
+    assert rows.tolist() == truth
 
 
 def test_empty_page_inside_range_is_reasked_and_gaps_are_stepped_over():
@@ -88,7 +88,7 @@ def test_empty_page_inside_range_is_reasked_and_gaps_are_stepped_over():
         return [list(r) for r in truth if since <= r[0] < since + limit * H][:limit]  # window-style exchange
 
     rows, log = _paginate(flaky, t0, t0 + 30 * H, 5)
-    assert rows == truth
+    assert rows.tolist() == truth
     assert log.steps >= 1  # the window 10..14 was empty twice → stepped over, not taken as the end
 
 
@@ -161,7 +161,7 @@ def test_br39_rate_limit_one_request_per_second(cases_dir):
 
     rows, log = paginate(limited, truth[0][0], truth[-1][0] + H, limit=5, step=lambda t: t + H, empty_skip=5 * H,
                          policy=RetryPolicy(tries=5, base_delay=0.3, jitter=0.25, seed=1), sleep=clock.sleep)
-    assert rows == truth and len({r[0] for r in rows}) == 12      # 12 unique rows equal to the CSV
+    assert rows.tolist() == truth and len({r[0] for r in rows}) == 12      # 12 unique rows equal to the CSV
     assert len(ok_times) == 3                                       # 3 successful page requests
     assert ok_times[2] - ok_times[0] >= 2.0                         # >= 2000 ms between 1st and 3rd
     assert all(b - a >= 1.0 for a, b in zip(ok_times, ok_times[1:]))

@@ -199,23 +199,26 @@ def call_with_retries(fn: Callable[[], object], policy: RetryPolicy, *, sleep: C
 # Pagination
 # --------------------------------------------------------------------------------------------------
 
-def check_page(page, width: int = 6) -> list[list]:
-    """A page must be a list of rows ``[int ts, numbers...]`` of at least ``width`` fields."""
+def check_page(page, width: int = 6) -> np.ndarray:
+    """A page must be a list of rows ``[int ts, numbers...]`` of at least ``width`` fields.
+
+    Returns a float64 array ``(n, width)`` (timestamps below 2**53 are exact in float64).
+    """
     if not isinstance(page, list):
         raise MalformedResponse(f"expected a list of rows, got {type(page).__name__}")
-    out = []
-    for r in page:
-        if not isinstance(r, (list, tuple)) or len(r) < width:
-            raise MalformedResponse(f"malformed row {r!r:.80}")
-        try:
-            ts = int(r[0])
-            vals = [float(x) for x in r[1:width]]
-        except (TypeError, ValueError):
-            raise MalformedResponse(f"malformed row {r!r:.80}") from None
-        if ts != r[0]:
-            raise MalformedResponse(f"non-integer timestamp in row {r!r:.80}")
-        out.append([ts, *vals])
-    return out
+    if not page:
+        return np.zeros((0, width))
+    try:
+        a = np.asarray(page, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MalformedResponse(f"malformed rows, first {page[0]!r:.80}") from None
+    if a.ndim != 2 or a.shape[1] < width:
+        raise MalformedResponse(f"malformed rows, first {page[0]!r:.80}")
+    a = a[:, :width]
+    t = a[:, 0]
+    if not (np.isfinite(t).all() and (t == np.floor(t)).all() and (np.abs(t) < 2.0**53).all()):
+        raise MalformedResponse("non-integer timestamp in a page")
+    return a
 
 
 @dataclass
@@ -232,19 +235,20 @@ class PageLog:
 def paginate(fetch_page: Callable[[int, int], list], start: int, end: int, *, limit: int,
              step: Callable[[int], int], empty_skip: int, policy: RetryPolicy | None = None,
              sleep: Callable[[float], None] = time.sleep, retry_after: Callable[[], float | None] = lambda: None,
-             on_page: Callable[[list[list]], None] | None = None, empty_confirm: int = 1, width: int = 6,
-             what: str = "") -> tuple[list[list], PageLog]:
+             on_page: Callable[[np.ndarray], None] | None = None, empty_confirm: int = 1, width: int = 6,
+             what: str = "") -> tuple[np.ndarray, PageLog]:
     """Fetch every row with ``start <= ts < end`` (``end`` already cut to closed bars).
 
     ``fetch_page(since, limit)`` returns raw rows; ``step(ts)`` is the next bar's open after ``ts``;
-    ``empty_skip`` is how far (ms) to step over a confirmed-empty window. Returns the rows sorted by
-    timestamp (a timestamp received twice keeps the later answer) and a :class:`PageLog`.
-    Raises :class:`FetchError` after bounded retries, saying how far it got.
+    ``empty_skip`` is how far (ms) to step over a confirmed-empty window. Returns the rows as a float64
+    array ``(n, width)`` sorted by timestamp (a timestamp received twice keeps the later answer) and
+    a :class:`PageLog`. Raises :class:`FetchError` after bounded retries, saying how far it got.
     """
     policy = policy or RetryPolicy()
-    rows: dict[int, list] = {}
+    pieces: list[np.ndarray] = []
+    got, last_got = 0, None
     log = PageLog()
-    cursor, empties = start, 0
+    cursor, empties = int(start), 0
 
     def retried(exc, attempt, wait):
         log.retries += 1
@@ -255,19 +259,20 @@ def paginate(fetch_page: Callable[[int, int], list], start: int, end: int, *, li
             page = call_with_retries(lambda: check_page(fetch_page(cursor, limit), width), policy, sleep=sleep,
                                      retry_after=retry_after, on_retry=retried)
         except GaveUp as g:
-            got = f"{len(rows)} rows up to {fmt_ms(max(rows))}" if rows else "nothing"
+            so_far = f"{got} rows up to {fmt_ms(last_got)}" if got else "nothing"
             raise FetchError(
                 f"{what}: gave up after {g.tries} tries on the page starting {fmt_ms(cursor)} ({g}); "
-                f"got {got} of [{fmt_ms(start)}, {fmt_ms(end)}); run the same command again to resume"
+                f"got {so_far} of [{fmt_ms(start)}, {fmt_ms(end)}); run the same command again to resume"
             ) from None
-        fresh = [r for r in page if cursor <= r[0]]
-        if fresh and min(r[0] for r in fresh) >= end:
-            break
-        keep = [r for r in page if start <= r[0] < end]
-        for r in keep:
-            rows[r[0]] = r
-        fresh = [r for r in keep if r[0] >= cursor]
-        if not fresh:
+        t = page[:, 0]
+        after = t >= cursor
+        if after.any() and t[after].min() >= end:
+            break  # the exchange has nothing more inside the range
+        keep = page[(t >= start) & (t < end)]
+        fresh = keep[keep[:, 0] >= cursor]
+        if len(keep):
+            pieces.append(keep)
+        if not len(fresh):
             log.empty += 1
             if empties < empty_confirm:
                 empties += 1
@@ -278,10 +283,18 @@ def paginate(fetch_page: Callable[[int, int], list], start: int, end: int, *, li
             continue
         empties = 0
         log.pages += 1
-        cursor = step(max(r[0] for r in fresh))
+        last = int(fresh[:, 0].max())
+        got, last_got = got + len(fresh), last
+        cursor = int(step(last))
         if on_page is not None:
             on_page(fresh)
-    return [rows[t] for t in sorted(rows)], log
+    if not pieces:
+        return np.zeros((0, width)), log
+    rows = np.concatenate(pieces)
+    # keep the LAST answer for a timestamp: unique over the reversed rows, then sort ascending
+    rev = rows[::-1]
+    _, idx = np.unique(rev[:, 0], return_index=True)
+    return rev[idx], log
 
 
 # --------------------------------------------------------------------------------------------------
@@ -405,20 +418,23 @@ class Downloader:
 
         def page(since, lim):
             res = self.ex.fetch_funding_rate_history(symbol, since=since, limit=lim)
-            return [[r["timestamp"], r["fundingRate"]] for r in res]
+            if not isinstance(res, list):
+                raise MalformedResponse(f"expected a list of funding rates, got {type(res).__name__}")
+            return [[r.get("timestamp"), r.get("fundingRate")] for r in res]
 
         rows, log = paginate(page, start, min(end, self.now_ms() + 1), limit=limit, step=lambda t: t + 1,
                              empty_skip=limit * 3_600_000, policy=self.policy, sleep=self.sleep,
                              retry_after=self.retry_after, on_page=on_page, empty_confirm=self.empty_confirm,
                              width=2, what=f"{self.id} {symbol} funding")
-        a = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
-        return pd.DataFrame({"timestamp": a[:, 0].astype(np.int64), "funding_rate": a[:, 1]}), log
+        return pd.DataFrame({"timestamp": rows[:, 0].astype(np.int64), "funding_rate": rows[:, 1]}), log
 
 
-def rows_to_frame(rows: list[list], source: str) -> pd.DataFrame:
-    a = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+def rows_to_frame(rows, source: str) -> pd.DataFrame:
+    """``(n, 6)`` rows ``[ts, o, h, l, c, v]`` (array or list of arrays) → a validated candle frame."""
+    a = np.concatenate(rows) if isinstance(rows, list) and rows and isinstance(rows[0], np.ndarray) \
+        else np.asarray(rows, dtype=np.float64).reshape(-1, 6)
     df = pd.DataFrame({c: a[:, i] for i, c in enumerate(COLUMNS)})
-    df["timestamp"] = np.asarray([r[0] for r in rows], dtype=np.int64)
+    df["timestamp"] = a[:, 0].astype(np.int64)
     return df if len(df) == 0 else validate_candles(df, source)
 
 
@@ -460,7 +476,7 @@ def missing_ranges(existing: pd.DataFrame | None, start: int, end: int, timefram
 
 
 def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, until: int | None,
-                   data_dir: str | Path, *, fmt: str = "parquet", checkpoint_pages: int = 20,
+                   data_dir: str | Path, *, fmt: str = "parquet", checkpoint_pages: int = 100,
                    progress: Callable[[str, int], None] | None = None) -> StoreResult:
     """Bring ``<data-dir>/<exchange>/<symbol>-<tf>`` up to date for ``[since, until)``.
 
@@ -483,7 +499,7 @@ def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, unti
     current = existing
     for a, b in ranges:
         is_tail = existing is None or a > int(existing["timestamp"].iloc[-1])
-        pending: list[list] = []
+        pending: list[np.ndarray] = []
         pages = 0
 
         def on_page(rows):
@@ -492,7 +508,7 @@ def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, unti
                 progress("advance", len(rows))
             if not is_tail:
                 return
-            pending.extend(rows)
+            pending.append(rows)
             pages += 1
             if pages % checkpoint_pages == 0:
                 current, rep = merge_candles(current, rows_to_frame(pending, str(path)))
