@@ -103,6 +103,8 @@ class _Bar:
         def cb(event: str, n: int):
             if event == "total":
                 self.progress.update(tid, total=max(n, 0))
+            elif event == "done":  # gaps on the exchange: fewer candles than the range could hold
+                self.progress.update(tid, total=done[0], completed=done[0])
             else:
                 done[0] += n
                 rate = done[0] / max(time.perf_counter() - t0, 1e-9)

@@ -78,6 +78,13 @@ def test_clean_download_equals_source_and_is_parquet(server, src, tmp_path):
     assert starts[0] == START and all(b > a for a, b in zip(starts, starts[1:]))
 
 
+def test_br35_since_in_seconds_through_ccxt(server, src, tmp_path):
+    """BR-35: the downloader given since = 1612828800 (seconds) converts it (unit rule: < 1e11 → s)."""
+    fetch_to_store(make_dl(server), "BTC/USDT", "1h", START // 1000, END // 1000, tmp_path)
+    assert int(server.klines_requests()[0][2]["startTime"]) == START  # never 1612828800 ms (1970-01-19)
+    assert_equal_source(stored(tmp_path), src["BTC"])
+
+
 def test_rate_limiter_is_on_by_default(server):
     assert open_exchange("binance", server.ccxt_config()).enableRateLimit is True
 

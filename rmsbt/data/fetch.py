@@ -487,6 +487,8 @@ def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, unti
     a resume would not see). On a download error the pages received so far in the trailing range are
     written (they are complete, contiguous candles) and the error says where it stopped.
     """
+    since = scalar_to_ms(since)  # the unit rule: a since in seconds is converted, never sent as 1970 ms
+    until = None if until is None else scalar_to_ms(until)
     path = store_path(data_dir, dl.id, symbol, timeframe, fmt)
     existing = read_store_file(path) if path.is_file() else None
     end = closed_end(dl.now_ms(), timeframe) if until is None else min(until, closed_end(dl.now_ms(), timeframe))
@@ -532,6 +534,8 @@ def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, unti
             replaced += rep
             write_table(path, current)
             wrote = True
+    if progress is not None:
+        progress("done", 0)
     ts = current["timestamp"].to_numpy(np.int64) if current is not None else np.zeros(0, np.int64)
     g = find_gaps(ts, timeframe)
     gaps, missing = g.gaps, g.missing
@@ -542,6 +546,8 @@ def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, unti
 def funding_to_store(dl: Downloader, symbol: str, since: int, until: int | None, data_dir: str | Path,
                      progress=None) -> StoreResult:
     """Funding-rate history of a perpetual into ``<exchange>/<stem>-funding.parquet`` (incremental)."""
+    since = scalar_to_ms(since)
+    until = None if until is None else scalar_to_ms(until)
     path = funding_path(data_dir, dl.id, symbol)
     existing = pd.read_parquet(path) if path.is_file() else None
     end = dl.now_ms() + 1 if until is None else until
@@ -565,6 +571,8 @@ def funding_to_store(dl: Downloader, symbol: str, since: int, until: int | None,
             current = both.drop_duplicates("timestamp", keep="last").sort_values("timestamp").reset_index(drop=True)
             write_table(path, current)
             wrote = True
+    if progress is not None:
+        progress("done", 0)
     n = 0 if current is None else len(current)
     first = int(current["timestamp"].iloc[0]) if n else None
     last = int(current["timestamp"].iloc[-1]) if n else None
