@@ -81,29 +81,18 @@ def validate_candles(df: pd.DataFrame, source: str) -> pd.DataFrame:
         return df if canonical else pd.DataFrame({"timestamp": ts, "open": o, "high": h, "low": l, "close": c,
                                                   "volume": v})
     first = nb.first_violations(ts, o, h, l, c, v)
-    for k, name in enumerate(_FLOATS):  # NaN, in column order
-        if first[k] >= 0:
-            i = int(first[k])
-            raise _fail(source, ts, i, f"{name} is missing or not a number ({df[name].iloc[i]!r})")
-    if first[nb.DUP] >= 0:
-        i = int(first[nb.DUP])
-        raise _fail(source, ts, i, f"duplicate timestamp {ts[i - 1]} (same as the row before)")
-    if first[nb.BACK] >= 0:
-        i = int(first[nb.BACK])
-        raise _fail(source, ts, i, f"timestamps not ascending ({ts[i]} after {ts[i - 1]})")
-    for k, name in zip((nb.BAD_OPEN, nb.BAD_HIGH, nb.BAD_LOW, nb.BAD_CLOSE), PRICE_COLUMNS):
-        if first[k] >= 0:
-            i = int(first[k])
-            raise _fail(source, ts, i, f"{name} must be a finite price > 0, got {float(arrays[name][i])!r}")
-    if first[nb.BAD_VOLUME] >= 0:
-        i = int(first[nb.BAD_VOLUME])
-        raise _fail(source, ts, i, f"volume must be finite and >= 0, got {float(v[i])!r}")
-    if first[nb.HIGH_BELOW] >= 0:
-        i = int(first[nb.HIGH_BELOW])
-        raise _fail(source, ts, i, f"high {float(h[i])!r} is below max(open, close) = {float(max(o[i], c[i]))!r}")
-    if first[nb.LOW_ABOVE] >= 0:
-        i = int(first[nb.LOW_ABOVE])
-        raise _fail(source, ts, i, f"low {float(l[i])!r} is above min(open, close) = {float(min(o[i], c[i]))!r}")
-    if canonical:
-        return df
-    return pd.DataFrame({"timestamp": ts, "open": o, "high": h, "low": l, "close": c, "volume": v})
+    # rule slots in reporting order → message for the first row i breaking it
+    rules = [(k, lambda i, n=name: f"{n} is missing or not a number ({df[n].iloc[i]!r})")
+             for k, name in enumerate(_FLOATS)]
+    rules += [(nb.DUP, lambda i: f"duplicate timestamp {ts[i - 1]} (same as the row before)"),
+              (nb.BACK, lambda i: f"timestamps not ascending ({ts[i]} after {ts[i - 1]})")]
+    rules += [(k, lambda i, n=name: f"{n} must be a finite price > 0, got {float(arrays[n][i])!r}")
+              for k, name in zip((nb.BAD_OPEN, nb.BAD_HIGH, nb.BAD_LOW, nb.BAD_CLOSE), PRICE_COLUMNS)]
+    rules += [(nb.BAD_VOLUME, lambda i: f"volume must be finite and >= 0, got {float(v[i])!r}"),
+              (nb.HIGH_BELOW, lambda i: f"high {float(h[i])!r} is below max(open, close) = {float(max(o[i], c[i]))!r}"),
+              (nb.LOW_ABOVE, lambda i: f"low {float(l[i])!r} is above min(open, close) = {float(min(o[i], c[i]))!r}")]
+    for slot, message in rules:
+        if first[slot] >= 0:
+            i = int(first[slot])
+            raise _fail(source, ts, i, message(i))
+    raise AssertionError("count_bad_rows and first_violations disagree")  # pragma: no cover
