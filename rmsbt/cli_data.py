@@ -204,19 +204,14 @@ def fetch_for_config(config, data_dir: str | Path, fetch_config: str | None = No
 # --------------------------------------------------------------------------------------------------
 
 def cmd_data_import(args) -> int:
-    from .data.formats import read_candles
-    from .data.store import merge_candles, read_store_file, store_path, write_table
+    from .data.formats import import_file
 
-    df = read_candles(args.file, on_conflict=args.on_conflict)
-    if args.timeframe:
-        timeframe_to_ms(args.timeframe)
-    path = store_path(args.data_dir, args.exchange, args.symbol, args.timeframe, args.format)
-    existing = read_store_file(path) if path.is_file() else None
-    merged, replaced = merge_candles(existing, df)
-    write_table(path, merged)
+    path, df, replaced = import_file(args.file, args.data_dir, args.exchange, args.symbol, args.timeframe,
+                                     fmt=args.format, on_conflict=args.on_conflict)
     if not args.quiet:
-        print(f"imported {len(df):,} candles from {args.file} → {path} ({len(merged):,} rows"
-              + (f", {replaced} replaced" if replaced else "") + ")")
+        notes = "; ".join(df.attrs.get("notes", []))
+        print(f"imported {len(df):,} candles ({df.attrs.get('layout', '?')}) from {args.file} → {path}"
+              + (f", {replaced} stored rows replaced" if replaced else "") + (f" [{notes}]" if notes else ""))
     return 0
 
 

@@ -125,3 +125,20 @@ def test_read_only_store_write_is_a_clear_error(tmp_path):
             write_table(ro / "x" / "a.parquet", generated(1704067200000, 2, H))
     finally:
         ro.chmod(0o755)
+
+
+def test_import_refuses_a_wrong_timeframe(shared_data, tmp_path, capsys):
+    f = shared_data / "formats/cryptodatadownload_no_url_line/Binance_BNBUSDT_d.csv"
+    assert main(["data", "import", str(f), "--exchange", "binance", "--symbol", "BNB/USDT", "--timeframe", "1h",
+                 "--data-dir", str(tmp_path)]) == 2
+    assert "rows are 1d apart (most common step), not 1h" in capsys.readouterr().err
+    assert not (tmp_path / "binance").exists()
+
+
+def test_import_merges_months_into_one_store_file(shared_data, tmp_path):
+    from rmsbt.data.formats import import_file
+
+    for p in sorted((shared_data / "formats/binance_public_data").glob("*.csv")):
+        import_file(p, tmp_path, "binance", "BTC/USDT", "1h")
+    df = read_store_file(tmp_path / "binance/BTC_USDT-1h.parquet")
+    assert len(df) == 5088 and (np.diff(df.timestamp) == H).all()   # README §5: 5,088 rows, no gaps

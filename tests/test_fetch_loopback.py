@@ -7,6 +7,7 @@ which includes the exchange's own gap at 2021-02-11 04:00), or a generated serie
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -102,10 +103,17 @@ def test_rate_limiter_is_on_by_default(server):
     Fault("cap", rows=7, times=None),
 ], ids=lambda f: f"{f.kind}-{f.status if f.kind == 'status' else ''}{f.path if f.path != 'klines' else ''}")
 def test_fault_then_exact_result(server, src, tmp_path, fault):
+    fault = dataclasses.replace(fault)
     server.faults.append(fault)
     slept = []
     fetch_to_store(make_dl(server, timeout=300, slept=slept), "BTC/USDT", "1h", START, END, tmp_path)
     assert_equal_source(stored(tmp_path), src["BTC"])
+    assert fault.after == 0 and fault.times in (0, None)  # the fault really happened
+    if fault.kind in ("status", "slow"):
+        assert len(slept) >= 1                            # ... and was retried after a back-off
+    if fault.kind in ("truncated", "empty"):              # ccxt gives [] for both: re-asked at once
+        starts = [q["startTime"] for _, _, q, _ in server.klines_requests()]
+        assert len(starts) == len(set(starts)) + 1
     if fault.headers.get("Retry-After"):
         assert max(slept) >= 0.2  # waited at least Retry-After, although the backoff asked for ~0.01 s
 
@@ -172,6 +180,13 @@ def test_unknown_symbol_timeframe_exchange_fail_at_once(server, tmp_path):
         open_exchange("binance", {"apiKey": "x"})
     assert len(server.klines_requests()) == 0
     assert not (tmp_path / "binance").exists()
+
+
+def test_exchange_refusing_a_request_is_one_clear_error(server, tmp_path):
+    # binance lists 5m, but the fake has no 5m klines for BTCUSDT: it answers -1120 "Invalid interval."
+    with pytest.raises(FetchError, match=r"binance refused BTC/USDT 5m \(BadRequest: .*Invalid interval"):
+        fetch_to_store(make_dl(server), "BTC/USDT", "5m", START, END, tmp_path)
+    assert len(server.klines_requests()) == 1  # not retried
 
 
 def test_symbol_escaping_the_data_dir_is_refused(server, tmp_path):

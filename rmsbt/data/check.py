@@ -34,11 +34,10 @@ import pandas as pd
 from ..errors import RmsbtError
 from ..timeframes import timeframe_to_ms
 from .formats import load_raw
-from .gaps import find_gaps
+from .gaps import find_gaps, most_common_step, step_label
 from .store import EXTENSIONS
 
 _TF_IN_NAME = re.compile(r"-(\d+[smhdwMy])(?:-|\.|$)")
-_UNITS = (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000))
 
 
 @dataclass
@@ -58,13 +57,6 @@ class CheckReport:
         return self.error is None and not self.hard
 
 
-def _tf_label(ms: int) -> str:
-    for u, n in _UNITS:
-        if ms % n == 0:
-            return f"{ms // n}{u}"
-    return f"{ms}ms"
-
-
 def infer_timeframe(path: str | Path, ts: np.ndarray) -> tuple[str | None, int | None]:
     m = _TF_IN_NAME.search(Path(path).name)
     if m:
@@ -72,13 +64,8 @@ def infer_timeframe(path: str | Path, ts: np.ndarray) -> tuple[str | None, int |
             return m.group(1), timeframe_to_ms(m.group(1))
         except RmsbtError:
             pass
-    d = np.diff(np.sort(ts))
-    d = d[d > 0]
-    if d.size == 0:
-        return None, None
-    vals, cnt = np.unique(d, return_counts=True)
-    step = int(vals[np.argmax(cnt)])
-    return _tf_label(step), step
+    step = most_common_step(ts)
+    return (step_label(step), step) if step else (None, None)
 
 
 def check_frame(df: pd.DataFrame, tf_ms: int | None, now_ms: int | None = None) -> tuple[dict, list[str]]:
@@ -104,7 +91,7 @@ def check_frame(df: pd.DataFrame, tf_ms: int | None, now_ms: int | None = None) 
               "non-positive prices": nonpos, "NaN values": nan, "negative volume": negvol, "zero-volume bars": zerovol}
     if tf_ms:
         u = np.unique(s)
-        g = find_gaps(u, _tf_label(tf_ms))
+        g = find_gaps(u, step_label(tf_ms))
         counts.update({"gaps": g.gaps, "longest gap (bars)": g.longest, "missing bars": g.missing,
                        "misaligned timestamps": int((u % tf_ms != 0).sum())})
         now = int(time.time() * 1000) if now_ms is None else now_ms

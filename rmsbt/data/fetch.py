@@ -28,6 +28,7 @@ ccxt's own rate limiter (``enableRateLimit``) stays on unless the options turn i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import random
@@ -344,6 +345,14 @@ class Downloader:
         self.empty_confirm = empty_confirm
         self._loaded = False
 
+    @contextlib.contextmanager
+    def _refused(self, what: str):
+        """A ccxt error retrying cannot fix (bad request, bad symbol, ...) → one-line FetchError."""
+        try:
+            yield
+        except _ccxt().BaseError as exc:
+            raise FetchError(f"{self.id} refused {what} ({type(exc).__name__}: {str(exc)[:200]})") from None
+
     def retry_after(self) -> float | None:
         return parse_retry_after(getattr(self.ex, "last_response_headers", None))
 
@@ -399,12 +408,13 @@ class Downloader:
         market = self.check(symbol, timeframe)
         limit = self.page_limit(market)
         end = min(end, closed_end(self.now_ms(), timeframe))
-        rows, log = paginate(
-            lambda since, lim: self.ex.fetch_ohlcv(symbol, timeframe, since=since, limit=lim),
-            start, end, limit=limit, step=lambda t: next_open(t, timeframe),
-            empty_skip=limit * timeframe_to_ms(timeframe), policy=self.policy, sleep=self.sleep,
-            retry_after=self.retry_after, on_page=on_page, empty_confirm=self.empty_confirm,
-            what=f"{self.id} {symbol} {timeframe}")
+        with self._refused(f"{symbol} {timeframe}"):
+            rows, log = paginate(
+                lambda since, lim: self.ex.fetch_ohlcv(symbol, timeframe, since=since, limit=lim),
+                start, end, limit=limit, step=lambda t: next_open(t, timeframe),
+                empty_skip=limit * timeframe_to_ms(timeframe), policy=self.policy, sleep=self.sleep,
+                retry_after=self.retry_after, on_page=on_page, empty_confirm=self.empty_confirm,
+                what=f"{self.id} {symbol} {timeframe}")
         return rows_to_frame(rows, f"{self.id} {symbol} {timeframe}"), log
 
     # -- funding rates -----------------------------------------------------------------------------
@@ -422,10 +432,11 @@ class Downloader:
                 raise MalformedResponse(f"expected a list of funding rates, got {type(res).__name__}")
             return [[r.get("timestamp"), r.get("fundingRate")] for r in res]
 
-        rows, log = paginate(page, start, min(end, self.now_ms() + 1), limit=limit, step=lambda t: t + 1,
-                             empty_skip=limit * 3_600_000, policy=self.policy, sleep=self.sleep,
-                             retry_after=self.retry_after, on_page=on_page, empty_confirm=self.empty_confirm,
-                             width=2, what=f"{self.id} {symbol} funding")
+        with self._refused(f"{symbol} funding rates"):
+            rows, log = paginate(page, start, min(end, self.now_ms() + 1), limit=limit, step=lambda t: t + 1,
+                                 empty_skip=limit * 3_600_000, policy=self.policy, sleep=self.sleep,
+                                 retry_after=self.retry_after, on_page=on_page, empty_confirm=self.empty_confirm,
+                                 width=2, what=f"{self.id} {symbol} funding")
         return pd.DataFrame({"timestamp": rows[:, 0].astype(np.int64), "funding_rate": rows[:, 1]}), log
 
 

@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..timeframes import timeframe_to_ms
 from .store import read_store_file
 from .units import column_to_ms, rows_to_ms
 from .validate import COLUMNS, validate_candles
@@ -305,3 +306,27 @@ def _dedup(df: pd.DataFrame, src: str, on_conflict: str, order_in_file) -> tuple
     keep = key.drop_duplicates("ts", keep="first" if on_conflict == "first" else "last")["index"].to_numpy()
     notes.append(f"{n_ts} conflicting timestamp(s): kept the {on_conflict} row in file order")
     return df.iloc[np.sort(keep)].reset_index(drop=True), notes
+
+
+def import_file(path: str | Path, data_dir: str | Path, exchange: str, symbol: str, timeframe: str, *,
+                fmt: str = "parquet", on_conflict: str = "error") -> tuple[Path, pd.DataFrame, int]:
+    """``rmsbt data import``: read ``path`` (any layout), check its bar length is ``timeframe``, merge it
+    into the store file atomically (imported rows replace stored rows with the same timestamp).
+
+    Returns ``(store path, imported frame, rows replaced)``. A file whose most common step between
+    rows is not ``timeframe`` is refused (a 1d file imported as 1h would corrupt the store).
+    """
+    from .gaps import most_common_step, step_label
+    from .store import merge_candles, store_path, write_table
+
+    tf_ms = timeframe_to_ms(timeframe)
+    store = store_path(data_dir, exchange, symbol, timeframe, fmt)
+    df = read_candles(path, on_conflict=on_conflict)
+    step = most_common_step(df["timestamp"].to_numpy())
+    if step is not None and not timeframe.endswith("M") and step != tf_ms:
+        raise DataError(f"{path}: its rows are {step_label(step)} apart (most common step), not {timeframe}; "
+                        f"import it with --timeframe {step_label(step)}")
+    existing = read_store_file(store) if store.is_file() else None
+    merged, replaced = merge_candles(existing, df)
+    write_table(store, merged)
+    return store, df, replaced

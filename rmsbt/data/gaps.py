@@ -40,6 +40,27 @@ def find_gaps(ts: np.ndarray, timeframe: str) -> GapReport:
     return GapReport(int(g.size), int(g.sum()), int(g.max()) if g.size else 0, tuple(int(ts[i] + tf) for i in at))
 
 
+_UNITS = (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000))
+
+
+def step_label(ms: int) -> str:
+    """A step in ms as a timeframe string: ``3600000`` → ``"1h"``."""
+    for u, n in _UNITS:
+        if ms % n == 0:
+            return f"{ms // n}{u}"
+    return f"{ms}ms"
+
+
+def most_common_step(ts: np.ndarray) -> int | None:
+    """The most common positive difference between sorted open times (the file's bar length)."""
+    d = np.diff(np.sort(np.asarray(ts, dtype=np.int64)))
+    d = d[d > 0]
+    if d.size == 0:
+        return None
+    vals, cnt = np.unique(d, return_counts=True)
+    return int(vals[np.argmax(cnt)])
+
+
 def fill_gaps(df: pd.DataFrame, timeframe: str) -> pd.DataFrame:
     """Return ``df`` with every missing bar inserted by the fill rule of the module docstring.
 
