@@ -86,29 +86,37 @@ class _Bar:
                                      TextColumn("{task.fields[rate]}"),
                                      TaskProgressColumn(), TimeRemainingColumn(), transient=False,
                                      console=_console(stderr=True))
-            self.progress.__enter__()
+        self.started = False
         return self
 
     def __exit__(self, *exc):
-        if self.progress is not None:
-            self.progress.__exit__(*exc)
+        if self.started:
+            self.progress.stop()
 
     def task(self, name: str):
+        """A progress callback for ``fetch_to_store``; the bar appears only once there is work."""
         if self.progress is None:
             return None
-        tid = self.progress.add_task(name, total=None, rate="")
-        t0 = time.perf_counter()
-        done = [0]
+        state = {"tid": None, "done": 0, "t0": time.perf_counter()}
 
         def cb(event: str, n: int):
+            p = self.progress
+            if state["tid"] is None:
+                if event == "total" and n <= 0 or event == "done":
+                    return
+                if not self.started:  # no bar at all when nothing needs fetching
+                    p.start()
+                    self.started = True
+                state["tid"] = p.add_task(name, total=None, rate="")
+            tid = state["tid"]
             if event == "total":
-                self.progress.update(tid, total=max(n, 0))
+                p.update(tid, total=n)
             elif event == "done":  # gaps on the exchange: fewer candles than the range could hold
-                self.progress.update(tid, total=done[0], completed=done[0])
+                p.update(tid, total=state["done"], completed=state["done"])
             else:
-                done[0] += n
-                rate = done[0] / max(time.perf_counter() - t0, 1e-9)
-                self.progress.update(tid, advance=n, rate=f"{rate:,.0f} candles/s")
+                state["done"] += n
+                rate = state["done"] / max(time.perf_counter() - state["t0"], 1e-9)
+                p.update(tid, advance=n, rate=f"{rate:,.0f} candles/s")
 
         return cb
 
