@@ -63,7 +63,7 @@ def make_downloader(exchange_id: str, cfg: dict, args=None):
         raise ConfigError(f"{cfg.get('_path', 'fetch config')}: [retry]: {exc}") from None
     limit = getattr(args, "limit", None) or f.get("limit")
     ex = open_exchange(exchange_id, options)
-    return Downloader(ex, policy=policy, limit=limit, empty_confirm=int(f.get("empty_confirm", 1)))
+    return Downloader(ex, policy=policy, limit=limit, empty_confirm=int(f.get("empty_confirm", 2)))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import ccxt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from rmsbt.data.fetch import (FetchError, RetryPolicy, call_with_retries, closed_end, next_open, paginate,
                               parse_retry_after, parse_when)
@@ -221,3 +223,33 @@ def test_closed_end_and_next_open():
     assert closed_end(1704070800000, "1h") == 1704070800000                    # 01:00 → bar 00:00 closed
     assert next_open(1704067200000, "1M") == 1706745600000                     # 2024-01-01 → 2024-02-01
     assert next_open(1706745600000, "1M") == 1709251200000                     # Feb 2024 has 29 days
+
+
+@settings(max_examples=60, deadline=None)
+@given(present=st.lists(st.booleans(), min_size=1, max_size=80), limit=st.integers(1, 12),
+       cap=st.none() | st.integers(1, 12), overlap=st.integers(0, 3), empties=st.sets(st.integers(0, 40), max_size=5),
+       window=st.booleans())
+def test_pagination_property(present, limit, cap, overlap, empties, window):
+    """Whatever the exchange does (gaps of any length, capped pages, overlapping pages, spurious empty
+    answers — at most empty_confirm = 2 in a row —, window- or start-style paging) the result is
+    exactly the truth."""
+    assume(not any(k in empties and k + 1 in empties and k + 2 in empties for k in empties))
+    t0 = 1704067200000
+    truth = [[t0 + i * H, 1.0, 2.0, 0.5, 1.5, float(i)] for i, p in enumerate(present) if p]
+    end = t0 + len(present) * H
+    n_calls = [0]
+
+    def exchange(since, lim):
+        k = n_calls[0]
+        n_calls[0] += 1
+        if k in empties:
+            return []
+        n = lim if cap is None else min(lim, cap)
+        lo = since - overlap * H
+        rows = [r for r in truth if r[0] >= lo and (not window or r[0] < since + lim * H)]
+        return [list(r) for r in rows[:n + overlap]]
+
+    rows, log = paginate(exchange, t0, end, limit=limit, step=lambda t: t + H, empty_skip=limit * H,
+                         policy=RetryPolicy(base_delay=0.0), sleep=lambda s: None)
+    assert rows.tolist() == truth
+    assert n_calls[0] <= 2 * (len(present) + len(empties)) + 2  # bounded: no endless loop

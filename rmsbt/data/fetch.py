@@ -8,9 +8,9 @@ Pagination (:func:`paginate`), for a wanted range ``[start, end)`` of bar open t
   next ``cursor`` is ``last_ts + tf`` (never ``last_ts``: ``since`` is inclusive).
 - A short page is not the end: the loop goes on from ``last_ts + tf`` until ``cursor >= end``.
 - An empty page (or one whose rows are all before ``cursor``) is not the end either: through ccxt a
-  truncated body comes back as ``[]``. It is re-asked ``empty_confirm`` times (default 1); if it
-  stays empty the range ``[cursor, cursor + limit * tf)`` is taken as a gap on the exchange and the
-  cursor steps past it.
+  truncated body comes back as ``[]``. It is re-asked ``empty_confirm`` times (default 2), after the
+  same back-off as a retry; if it stays empty the range ``[cursor, cursor + limit * tf)`` is taken
+  as a gap on the exchange and the cursor steps past it.
 - A page whose first row is at or after ``end`` ends the loop (nothing left in the range).
 - Overlapping pages are merged on the timestamp; a row received again replaces the earlier one.
 
@@ -236,7 +236,7 @@ class PageLog:
 def paginate(fetch_page: Callable[[int, int], list], start: int, end: int, *, limit: int,
              step: Callable[[int], int], empty_skip: int, policy: RetryPolicy | None = None,
              sleep: Callable[[float], None] = time.sleep, retry_after: Callable[[], float | None] = lambda: None,
-             on_page: Callable[[np.ndarray], None] | None = None, empty_confirm: int = 1, width: int = 6,
+             on_page: Callable[[np.ndarray], None] | None = None, empty_confirm: int = 2, width: int = 6,
              what: str = "") -> tuple[np.ndarray, PageLog]:
     """Fetch every row with ``start <= ts < end`` (``end`` already cut to closed bars).
 
@@ -249,7 +249,7 @@ def paginate(fetch_page: Callable[[int, int], list], start: int, end: int, *, li
     pieces: list[np.ndarray] = []
     got, last_got = 0, None
     log = PageLog()
-    cursor, empties = int(start), 0
+    cursor, empties, in_gap = int(start), 0, False
 
     def retried(exc, attempt, wait):
         log.retries += 1
@@ -275,14 +275,17 @@ def paginate(fetch_page: Callable[[int, int], list], start: int, end: int, *, li
             pieces.append(keep)
         if not len(fresh):
             log.empty += 1
-            if empties < empty_confirm:
+            if empties < empty_confirm:  # re-ask after a back-off: a transient fault looks the same
                 empties += 1
+                if not in_gap:  # inside a long confirmed gap the back-off is not repeated per window
+                    sleep(policy.delay(empties))
                 continue
             empties = 0
+            in_gap = True
             log.steps += 1
             cursor += empty_skip
             continue
-        empties = 0
+        empties, in_gap = 0, False
         log.pages += 1
         last = int(fresh[:, 0].max())
         got, last_got = got + len(fresh), last
@@ -335,7 +338,7 @@ class Downloader:
     """One exchange: loads its markets once (with retries) and checks symbols and timeframes."""
 
     def __init__(self, exchange, *, policy: RetryPolicy | None = None, sleep=time.sleep,
-                 now_ms: Callable[[], int] | None = None, limit: int | None = None, empty_confirm: int = 1):
+                 now_ms: Callable[[], int] | None = None, limit: int | None = None, empty_confirm: int = 2):
         self.ex = exchange
         self.id = exchange.id
         self.policy = policy or RetryPolicy()
