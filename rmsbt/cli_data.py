@@ -6,6 +6,7 @@ everything is in :mod:`rmsbt.data`.
 
 from __future__ import annotations
 
+import copy
 import time
 import tomllib
 from pathlib import Path
@@ -48,11 +49,36 @@ def load_fetch_config(path: str | Path | None) -> dict:
     return raw
 
 
+def parse_option(text: str) -> tuple[list[str], object]:
+    """``--exchange-option timeout=10000`` / ``urls.api.public="http://..."`` → (key path, TOML value).
+
+    The value is read as a TOML value (numbers, true/false, quoted strings); anything else is a string.
+    """
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--exchange-option {text!r}: expected KEY=VALUE, e.g. timeout=10000")
+    try:
+        v = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        v = value
+    return [k.strip() for k in key.split(".")], v
+
+
+def _deep_set(d: dict, path: list[str], value) -> None:
+    for k in path[:-1]:
+        d = d.setdefault(k, {})
+        if not isinstance(d, dict):
+            raise ConfigError(f"--exchange-option {'.'.join(path)}: {k} is not a table")
+    d[path[-1]] = value
+
+
 def make_downloader(exchange_id: str, cfg: dict, args=None):
     from .data.fetch import Downloader, RetryPolicy, open_exchange
 
     ex_cfg = cfg.get("exchange", {})
-    options = dict(ex_cfg.get("options", {}))
+    options = copy.deepcopy(ex_cfg.get("options", {}))
+    for text in getattr(args, "exchange_option", None) or []:
+        _deep_set(options, *parse_option(text))
     r = dict(cfg.get("retry", {}))
     f = cfg.get("fetch", {})
     if args is not None and getattr(args, "retries", None) is not None:
@@ -250,6 +276,9 @@ def add_parsers(sub) -> None:
     f.add_argument("--config", default=None, help="TOML with [exchange.options], [retry], [fetch] (configs/fetch.toml)")
     f.add_argument("--format", choices=("parquet", "csv", "csv.gz"), default=None,
                    help="format of NEW store files (default parquet; existing files keep theirs)")
+    f.add_argument("--exchange-option", action="append", metavar="KEY=VALUE",
+                   help="ccxt constructor option, repeatable; wins over --config (e.g. timeout=10000, "
+                        "enableRateLimit=true, urls.api.public=\"http://127.0.0.1:8080/api/v3\")")
     f.add_argument("--funding", action="store_true", help="also fetch funding-rate history (perpetuals)")
     f.add_argument("--limit", type=int, default=None, help="candles per request (default: the exchange's maximum)")
     f.add_argument("--retries", type=int, default=None, help="tries per request before giving up (default 5)")

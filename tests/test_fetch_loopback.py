@@ -249,6 +249,29 @@ def test_kill_9_mid_run_then_resume(server, src, tmp_path):
     assert_equal_source(read_store_file(p), src["BTC"])
 
 
+def test_cli_exchange_options_reach_ccxt(server, src, tmp_path):
+    from rmsbt.cli_data import make_downloader, parse_option
+
+    assert parse_option("timeout=1500") == (["timeout"], 1500)
+    assert parse_option('urls.api.public="http://x"') == (["urls", "api", "public"], "http://x")
+    assert parse_option("enableRateLimit=false") == (["enableRateLimit"], False)
+
+    class A:
+        exchange_option = ["timeout=1234", f'urls.api.public="{server.base_url}/api/v3"']
+
+    dl = make_downloader("binance", {}, A())
+    assert dl.ex.timeout == 1234 and dl.ex.urls["api"]["public"] == f"{server.base_url}/api/v3"
+    assert dl.ex.urls["api"]["sapi"].startswith("https://api.binance.com")  # deep-merged, not replaced
+    out = subprocess.run([sys.executable, "-m", "rmsbt", "fetch", "--exchange", "binance", "--symbols", "BTC/USDT",
+                          "--timeframe", "1h", "--since", str(START), "--until", str(END), "--data-dir", str(tmp_path),
+                          "--quiet", "--exchange-option", f'urls.api.public="{server.base_url}/api/v3"',
+                          "--exchange-option", f'urls.api.fapiPublic="{server.base_url}/fapi/v1"',
+                          "--exchange-option", f'urls.api.dapiPublic="{server.base_url}/dapi/v1"'],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert_equal_source(stored(tmp_path), src["BTC"])
+
+
 def test_cli_fetch_errors_are_one_line(server, tmp_path):
     cfg = _fetch_config(server, tmp_path)
     out = subprocess.run([sys.executable, "-m", "rmsbt", "fetch", "--symbols", "BTC/USDX", "--timeframe", "1h",
@@ -290,3 +313,18 @@ def test_backtest_fetch_downloads_what_is_missing(server, src, tmp_path):
     n = len(server.log)
     fetch_for_config(load_config(conf), store, str(_fetch_config(server, tmp_path)), quiet=True)
     assert len(server.log) == n  # second time: covered, no request
+
+
+def test_cli_backtest_fetch_from_nothing(server, src, tmp_path):
+    """`rmsbt backtest CONFIG --fetch` on an empty store: downloads through the fake exchange, then runs."""
+    from rmsbt.cli import main
+
+    conf = tmp_path / "c.toml"
+    conf.write_text('name = "t"\n[data]\nexchange = "binance"\nsymbols = ["BTC/USDT", "ETH/USDT"]\ntimeframe = "1h"\n'
+                    'start = 2021-02-09\nend = 2021-02-13\n[strategy]\nclass = "strategies/pairs_rmsprop.py:PairsRMSprop"\n'
+                    '[strategy.params]\nwarmup = 20\nzscore_span = 10\n')
+    store, out = tmp_path / "store", tmp_path / "out"
+    rc = main(["backtest", str(conf), "--fetch", "--fetch-config", str(_fetch_config(server, tmp_path)),
+               "--data-dir", str(store), "--out", str(out)])
+    assert rc == 0 and (out / "summary.json").is_file()
+    assert_equal_source(read_store_file(store / "binance" / "ETH_USDT-1h.parquet"), src["ETH"])
