@@ -180,7 +180,7 @@ class GaveUp(Exception):
 
 
 def call_with_retries(fn: Callable[[], object], policy: RetryPolicy, *, sleep: Callable[[float], None] = time.sleep,
-                      retry_after: Callable[[], float | None] = lambda: None, on_retry=None):
+                      retry_after: Callable[[BaseException], float | None] = lambda exc: None, on_retry=None):
     """Call ``fn`` until it succeeds, retrying retryable errors; raise :class:`GaveUp` after ``policy.tries``."""
     retryable = retryable_errors()
     for attempt in range(1, policy.tries + 1):
@@ -189,7 +189,7 @@ def call_with_retries(fn: Callable[[], object], policy: RetryPolicy, *, sleep: C
         except retryable as exc:
             if attempt == policy.tries:
                 raise GaveUp(exc, attempt) from exc
-            wait = policy.delay(attempt, retry_after())
+            wait = policy.delay(attempt, retry_after(exc))
             if on_retry is not None:
                 on_retry(exc, attempt, wait)
             sleep(wait)
@@ -235,7 +235,8 @@ class PageLog:
 
 def paginate(fetch_page: Callable[[int, int], list], start: int, end: int, *, limit: int,
              step: Callable[[int], int], empty_skip: int, policy: RetryPolicy | None = None,
-             sleep: Callable[[float], None] = time.sleep, retry_after: Callable[[], float | None] = lambda: None,
+             sleep: Callable[[float], None] = time.sleep,
+             retry_after: Callable[[BaseException], float | None] = lambda exc: None,
              on_page: Callable[[np.ndarray], None] | None = None, empty_confirm: int = 2, width: int = 6,
              what: str = "") -> tuple[np.ndarray, PageLog]:
     """Fetch every row with ``start <= ts < end`` (``end`` already cut to closed bars).
@@ -356,7 +357,12 @@ class Downloader:
         except _ccxt().BaseError as exc:
             raise FetchError(f"{self.id} refused {what} ({type(exc).__name__}: {str(exc)[:200]})") from None
 
-    def retry_after(self) -> float | None:
+    def retry_after(self, exc: BaseException) -> float | None:
+        """The server's Retry-After, for the errors that carry one (429/418 → RateLimitExceeded or
+        DDoSProtection, 503 → ExchangeNotAvailable); never a stale header after a timeout."""
+        ccxt = _ccxt()
+        if not isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded, ccxt.ExchangeNotAvailable)):
+            return None
         return parse_retry_after(getattr(self.ex, "last_response_headers", None))
 
     def _call(self, fn, what: str):
