@@ -118,6 +118,17 @@ def test_fault_then_exact_result(server, src, tmp_path, fault):
         assert max(slept) >= 0.2  # waited at least Retry-After, although the backoff asked for ~0.01 s
 
 
+def test_br39_server_rate_limit_through_ccxt(server, src, tmp_path):
+    """BR-39 on the wire: the server allows one klines request per 0.25 s and answers 429 to faster ones."""
+    server.faults.append(Fault("ratelimit", interval=0.25, times=None, headers={"Retry-After": "0"}))
+    fetch_to_store(make_dl(server, limit=40, tries=8), "BTC/USDT", "1h", START, END, tmp_path)
+    assert_equal_source(stored(tmp_path), src["BTC"])
+    ok = [t for t, _, _, status in server.klines_requests() if status == 200]
+    assert len(ok) == 3                                       # 96 candles in pages of 40: 3 successful pages
+    assert all(b - a >= 0.25 for a, b in zip(ok, ok[1:]))    # the server's rule held; we retried, not died
+    assert any(status == 429 for *_, status in server.klines_requests())
+
+
 def test_every_request_fails_bounded_retries_no_file(server, tmp_path):
     server.faults.append(Fault("status", status=429, times=None, headers={"Retry-After": "0"}))
     with pytest.raises(FetchError, match=r"gave up after 3 tries .*got nothing"):
