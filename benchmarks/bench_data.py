@@ -33,7 +33,7 @@ from tests.fakeexchange.data import as_array, generated  # noqa: E402
 M = 60_000
 
 
-def interleaved(ref, ours, n=11):
+def interleaved(ref, ours, n=21):
     """Median times of ``ref`` and ``ours`` run alternately (fair on a shared, noisy machine)."""
     ta, tb = [], []
     for _ in range(n):
