@@ -220,6 +220,13 @@ def test_perpetual_candles_and_funding(server, src, tmp_path):
     assert got.funding_rate.tolist() == server.funding_rows[:, 1].tolist()
     with pytest.raises(FetchError, match="not a perpetual"):
         funding_to_store(dl, "BTC/USDT", START, END, tmp_path)
+    from rmsbt.data.store import load_funding
+
+    pd.testing.assert_frame_equal(load_funding(tmp_path, "binance", "BTC/USDT:USDT"), got)
+    n = len(server.log)
+    again = funding_to_store(dl, "BTC/USDT:USDT", START, END, tmp_path)   # incremental: only after the last
+    assert not again.wrote and all(int(q["startTime"]) > int(got.timestamp.iloc[-1])
+                                   for _, path, q, _ in server.log[n:] if path.endswith("fundingRate"))
 
 
 def _fetch_config(server, tmp_path, **fetch) -> Path:

@@ -117,6 +117,29 @@ def funding_path(data_dir: str | Path, exchange: str, symbol: str) -> Path:
     return Path(data_dir) / check_exchange_name(exchange) / f"{symbol_to_stem(symbol)}-funding.parquet"
 
 
+def load_funding(data_dir: str | Path, exchange: str, symbol: str) -> pd.DataFrame:
+    """Funding-rate history of a perpetual from the store: columns ``timestamp`` (int64 ms, the
+    exchange's funding time, ascending, unique) and ``funding_rate`` (float64, a fraction per funding
+    interval: 0.0001 = 0.01 %). Raises DataError naming the file when missing or malformed."""
+    path = funding_path(data_dir, exchange, symbol)
+    if not path.is_file():
+        raise DataError(f"no funding rates for {symbol} on {exchange}: expected {path}; download them with "
+                        f"`rmsbt fetch --exchange {exchange} --symbols {symbol} --timeframe 8h --funding --since YYYY-MM-DD`")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read as Parquet ({type(exc).__name__}: {exc})") from None
+    if list(df.columns) != ["timestamp", "funding_rate"]:
+        raise DataError(f"{path}: expected the columns timestamp, funding_rate; found {', '.join(map(str, df.columns))}")
+    ts = df["timestamp"].to_numpy()
+    rate = df["funding_rate"].to_numpy(dtype="float64")
+    if ts.dtype.kind != "i" or (len(ts) > 1 and not (ts[1:] > ts[:-1]).all()):
+        raise DataError(f"{path}: funding timestamps must be integer ms, ascending and unique")
+    if not pd.notna(rate).all() or not (abs(rate) < float("inf")).all():
+        raise DataError(f"{path}: a funding rate is missing or not finite")
+    return df
+
+
 def atomic_write(path: str | Path, write) -> None:
     """Write a file so that a crash at any moment leaves either the old complete file or the new one.
 
