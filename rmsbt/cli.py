@@ -33,6 +33,10 @@ def cmd_backtest(args) -> int:
     from .runner import run_config
 
     cfg = load_config(args.config)
+    if args.fetch:
+        from .cli_data import fetch_for_config
+
+        fetch_for_config(cfg, args.data_dir, args.fetch_config)
     t0 = time.perf_counter()
     with progress_bar(not args.quiet) as progress:
         run = run_config(cfg, data_dir=args.data_dir, progress=progress)
@@ -54,9 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--data-dir", default="data", help="candle store to read (default: data)")
     b.add_argument("--out", default=None, help="output folder (default: runs/<config-name>-<UTC time>)")
     b.add_argument("--quiet", action="store_true", help="no progress bar (it is never shown when stderr is not a terminal)")
+    b.add_argument("--fetch", action="store_true", help="first download the candles the config needs and the store lacks")
+    b.add_argument("--fetch-config", default=None, help="exchange options for --fetch (TOML, see configs/fetch.toml)")
     b.set_defaults(func=cmd_backtest)
+    from .cli_data import add_parsers
     from .cli_report import cmd_report
 
+    add_parsers(sub)
     r = sub.add_parser("report", help="rebuild report.html (and its PNGs) from a run folder's files")
     r.add_argument("run_dir", help="a folder written by `rmsbt backtest` (summary.json, equity.csv, ...)")
     r.set_defaults(func=cmd_report)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rmsbt.data import align, find_candle_file, read_candles, symbol_to_stem
+from rmsbt.data import align, find_candle_file, read_candles, read_store_file, symbol_to_stem
 from rmsbt.errors import DataError
 from rmsbt.testing import candles
 
@@ -54,9 +54,10 @@ def test_reads_csv_gz_and_parquet(tmp_path):
     ([GOOD[0], "1704070800000.5,100.5,102,100,101.5,1\n"], 2, "whole number of milliseconds"),
 ])
 def test_violations_name_file_row_and_rule(tmp_path, rows, row, rule):
+    """The store's read path (what a backtest loads) is strict: it refuses, it never repairs."""
     p = write(tmp_path, rows)
     with pytest.raises(DataError) as e:
-        read_candles(p)
+        read_store_file(p)
     msg = str(e.value)
     assert str(p) in msg and f"row {row} " in msg and rule in msg and "\n" not in msg
 
