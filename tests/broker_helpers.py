@@ -43,7 +43,7 @@ def bars(rows, tf="1h", t0=T0) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["timestamp", "open", "high", "low", "close", "volume"])
 
 
-def run(frames, actions=None, tf="1h", every=None, funding=None, **cfg):
+def run(frames, actions=None, tf="1h", every=None, funding_rates=None, **cfg):
     """Run a script on one table (symbol ``X/USDT``) or a dict of tables; broker fees default to 0."""
     if isinstance(frames, pd.DataFrame):
         frames = {SYM: frames}
@@ -51,7 +51,7 @@ def run(frames, actions=None, tf="1h", every=None, funding=None, **cfg):
     cfg.setdefault("maker_fee_bps", 0.0)
     md = align(frames, tf)
     strat = Script(actions, every)
-    return run_backtest(strat, md, BrokerConfig(**cfg), funding=funding)
+    return run_backtest(strat, md, BrokerConfig(**cfg), funding=funding_rates)
 
 
 def buy(q, sym=SYM, **kw):
