@@ -273,6 +273,7 @@ class Broker:
         """Fill (part of) order ``o`` at reference price ``ref`` on bar t, applying rules 9–13."""
         s = o.symbol
         pf = self.pf
+        o.last_fill_bar = t  # one attempt per order per bar, whatever its outcome
         pos = pf.qty[s]
         lo, hi, vol = self.lo[s, t], self.h[s, t], self.v[s, t]
         if o.kind == TARGET:
@@ -343,7 +344,6 @@ class Broker:
         o.filled += q_signed if o.kind != TARGET else 0.0
         o.fill_value += aq * price
         o.fees += fee
-        o.last_fill_bar = t
         done = o.kind == TARGET or abs(o.quantity - o.filled) <= 1e-12 * max(abs(o.quantity), 1e-300) or (
             o.reduce_only and pf.qty[s] == 0.0)
         if o.kind == TARGET:
