@@ -81,15 +81,16 @@ def path_event(kind, side, stop, limit, triggered, a, b):
 
 
 @njit(cache=True, nogil=True)
-def touches_bar(kind, side, stop, limit, triggered, open_, high, low):
-    """Whether a working order can have any event inside a bar (a cheap pre-check of :func:`path_event`)."""
+def touch_band(kind, side, stop, limit, triggered):
+    """``(band_lo, band_hi)``: a working order can have an event in a bar (see :func:`path_event`) only
+    if the bar's ``low <= band_lo`` or its ``high >= band_hi``; a cheap pre-check the loop runs on every
+    bar with two comparisons. Market, target and market-on-close orders always act (``+inf, −inf``)."""
+    inf = math.inf
     if kind == MARKET or kind == TARGET or kind == MOC:
-        return True
+        return inf, -inf
     if kind == STOP or (kind == STOP_LIMIT and not triggered):
-        return high >= stop if side > 0 else low <= stop
-    if kind == STOP_LIMIT:  # triggered: a limit
-        return low <= limit if side > 0 else high >= limit
-    return low <= limit if side > 0 else high >= limit
+        return (-inf, stop) if side > 0 else (stop, inf)
+    return (limit, inf) if side > 0 else (-inf, limit)
 
 
 @njit(cache=True, nogil=True)

@@ -12,8 +12,12 @@ import math
 import numpy as np
 
 from ..data.align import MarketData
+from .broker import set_band, touch_band_py
 from .broker_nb import LIMIT, MARKET, MOC, STOP, STOP_LIMIT, TARGET
 from .orders import CANCELLED, DONE, NEVER, TARGET_NOTIONAL, TARGET_PERCENT, TARGET_QTY, Order
+
+
+_INF = (math.inf, -math.inf)
 
 
 def _price(v, name: str) -> float:
@@ -35,7 +39,10 @@ class Context:
     def __init__(self, data: MarketData, portfolio, timeframe_ms: int, broker):
         self._data = data
         self._broker = broker
+        self._events = broker.books.events
         self._all: list[Order] = []
+        self._sym_index = {name: i for i, name in enumerate(data.symbols)}
+        self._close_rows = data.close.tolist()  # python floats: ctx.price without numpy indexing
         self._portfolio = portfolio
         self._tf = timeframe_ms
         self._hist = {f: _readonly(getattr(data, f)) for f in ("open", "high", "low", "close", "volume")}
@@ -82,7 +89,11 @@ class Context:
 
     def price(self, symbol: str) -> float:
         """This bar's close of ``symbol`` (NaN if the symbol has no bar now)."""
-        return float(self._hist["close"][self._data.index(symbol), self.bar])
+        try:
+            return self._close_rows[self._sym_index[symbol]][self.bar]
+        except KeyError:
+            self._data.index(symbol)  # raises the KeyError naming the symbols
+            raise
 
     def present(self, symbol: str) -> bool:
         return bool(self._present[self._data.index(symbol), self.bar])
@@ -105,24 +116,37 @@ class Context:
                 target_mode: int = TARGET_QTY, expire_after: int | None = None, reduce_only: bool = False,
                 on_partial: str = "keep", stop_loss=None, take_profit=None, tag=None) -> Order:
         q = float(quantity)
-        if not math.isfinite(q):
+        if q != q or q in _INF:
             raise ValueError(f"order quantity for {symbol} must be finite, got {quantity!r}")
-        if kind != TARGET and q == 0.0:
+        if q == 0.0 and kind != TARGET:
             raise ValueError(f"order quantity for {symbol} must not be 0")
-        st, lm = _price(stop, "stop"), _price(limit, "limit")
+        st = math.nan if stop is None else _price(stop, "stop")
+        lm = math.nan if limit is None else _price(limit, "limit")
         if expire_after is not None and (not isinstance(expire_after, int) or isinstance(expire_after, bool)
                                          or expire_after < 1):
             raise ValueError(f"expire_after must be an integer >= 1 (bars), got {expire_after!r}")
-        if on_partial not in ("keep", "cancel"):
+        if on_partial != "keep" and on_partial != "cancel":
             raise ValueError(f"on_partial must be 'keep' or 'cancel', got {on_partial!r}")
-        s = self._data.index(symbol)
-        o = Order(s, kind, q, self.bar, self._next_id, stop=st, limit=lm, target_mode=target_mode,
-                  expire_bar=NEVER if expire_after is None else self.bar + expire_after,
-                  reduce_only=bool(reduce_only), keep_remainder=on_partial == "keep", tag=tag)
+        try:
+            s = self._sym_index[symbol]
+        except KeyError:
+            s = self._data.index(symbol)  # raises the KeyError naming the symbols
+        o = Order(s, kind, q, self.bar, self._next_id, st, lm)
+        if target_mode != TARGET_QTY:
+            o.target_mode = target_mode
+        if expire_after is not None:
+            o.expire_bar = self.bar + expire_after
+        if reduce_only:
+            o.reduce_only = True
+        if on_partial != "keep":
+            o.keep_remainder = False
+        if tag is not None:
+            o.tag = tag
+        o.band_lo, o.band_hi = touch_band_py(kind, q, st, lm, False)
         self._next_id += 1
         self._pending.append(o)
         self._all.append(o)
-        self._broker.event(self.bar, o, "submitted", q, st if kind in (STOP, STOP_LIMIT) else lm)
+        self._broker.event(self.bar, o, "submitted", q, st if kind == STOP or kind == STOP_LIMIT else lm)
         if stop_loss is not None or take_profit is not None:
             if kind == TARGET:
                 raise ValueError("stop_loss / take_profit attach to quantity orders, not to target orders")
@@ -131,10 +155,12 @@ class Context:
                 if px is None:
                     continue
                 p = _price(px, "stop_loss" if k == STOP else "take_profit")
-                c = Order(s, k, -q, self.bar, self._next_id, stop=p if k == STOP else math.nan,
-                          limit=p if k == LIMIT else math.nan, reduce_only=True, tag=tag)
+                c = Order(s, k, -q, self.bar, self._next_id, p if k == STOP else math.nan,
+                          p if k == LIMIT else math.nan)
+                c.reduce_only, c.tag = True, tag
                 c.active_bar = NEVER  # armed when the entry fills
                 c.parent = o
+                set_band(c)
                 self._next_id += 1
                 self._pending.append(c)
                 self._all.append(c)
@@ -154,6 +180,20 @@ class Context:
         ``expire_after``: the order may fill on the next ``k`` bars only (default: good till cancelled).
         ``on_partial``: after a volume-capped partial fill ``"keep"`` the rest working or ``"cancel"`` it."""
         kind = (MARKET if stop is None else STOP) if limit is None else (LIMIT if stop is None else STOP_LIMIT)
+        if (expire_after is None and not reduce_only and on_partial == "keep" and stop_loss is None
+                and take_profit is None and tag is None):  # the common case, kept cheap
+            s = self._sym_index.get(symbol)
+            q = float(quantity)
+            if s is not None and q == q and q not in _INF and q != 0.0:
+                st = math.nan if stop is None else _price(stop, "stop")
+                lm = math.nan if limit is None else _price(limit, "limit")
+                o = Order(s, kind, q, self.bar, self._next_id, st, lm)
+                o.band_lo, o.band_hi = touch_band_py(kind, q, st, lm, False)
+                self._next_id += 1
+                self._pending.append(o)
+                self._all.append(o)
+                self._events.append((self.bar, o, None, "submitted", q, st if stop is not None else lm, ""))
+                return o
         return self._submit(symbol, kind, quantity, stop=stop, limit=limit, expire_after=expire_after,
                             reduce_only=reduce_only, on_partial=on_partial, stop_loss=stop_loss,
                             take_profit=take_profit, tag=tag)
@@ -179,9 +219,12 @@ class Context:
         """Cancel a working order (and its unarmed protective orders). False if it was no longer working."""
         if order.status in DONE:
             return False
-        self._broker.close_order(self.bar, order, CANCELLED, "cancelled by the strategy")
-        self._pending = [o for o in self._pending if o.status not in DONE]
-        return True
+        if order.children:
+            self._broker.close_order(self.bar, order, CANCELLED, "cancelled by the strategy")
+        else:
+            order.status, order.reason = CANCELLED, "cancelled by the strategy"
+            self._events.append((self.bar, order, None, CANCELLED, math.nan, math.nan, order.reason))
+        return True  # the loop drops it from the working list before the next bar
 
     def cancel_all(self, symbol: str | None = None) -> None:
         s = None if symbol is None else self._data.index(symbol)
@@ -211,7 +254,7 @@ class Context:
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         s = None if symbol is None else self._data.index(symbol)
-        return [o for o in self._pending if s is None or o.symbol == s]
+        return [o for o in self._pending if o.status not in DONE and (s is None or o.symbol == s)]
 
     # --- records --------------------------------------------------------------------------------
     def record(self, **values: float) -> None:

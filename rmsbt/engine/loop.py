@@ -18,6 +18,7 @@ lists them with ``status = "open"``); orders still working are dropped (their co
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 
@@ -50,14 +51,30 @@ class BacktestResult:
     dropped_orders: int  #: orders still working after the last bar
     timing: dict = field(default_factory=dict)
     trades: pd.DataFrame | None = None  #: one row per round trip (rmsbt.engine.trades.TRADE_COLUMNS)
-    events: pd.DataFrame | None = None  #: order life cycle and liquidations (EVENT_COLUMNS)
-    orders: pd.DataFrame | None = None  #: final state of every order (ORDER_COLUMNS)
     funding: pd.DataFrame | None = None  #: one row per funding payment (FUNDING_COLUMNS)
     funding_paid: float = 0.0  #: Σ funding paid (negative: received)
     realized_pnl: np.ndarray | None = None  #: cumulative realized PnL (gross) after each bar
     unrealized_pnl: np.ndarray | None = None  #: unrealized PnL at each bar's close
     fees_cum: np.ndarray | None = None  #: cumulative fees after each bar
     funding_cum: np.ndarray | None = None  #: cumulative funding paid after each bar
+    _lazy: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """Order life cycle and liquidations, one row per event (EVENT_COLUMNS): submitted, triggered,
+        partially_filled, filled, resized, cancelled, rejected, expired, liquidated; ``reason`` says why."""
+        return self._table("events")
+
+    @property
+    def orders(self) -> pd.DataFrame:
+        """Final state of every order the strategy placed (ORDER_COLUMNS)."""
+        return self._table("orders")
+
+    def _table(self, name: str) -> pd.DataFrame:
+        v = self._lazy[name]
+        if callable(v):  # built on first use: a run with many orders does not pay for it in the loop
+            v = self._lazy[name] = v()
+        return v
 
 
 FILL_COLUMNS = ["timestamp", "bar", "symbol", "side", "qty", "price", "fee", "realized_pnl", "decided_bar",
@@ -78,6 +95,43 @@ def _ffill_rows(a: np.ndarray) -> np.ndarray:
         np.maximum.accumulate(idx, out=idx)
         out[i] = row[idx]
     return out
+
+
+def _loop(strategy, ctx, brk, pf, tb, n, n_sym, ts, marks, funding, fund_bar, fund_rows, lows, highs, present, margin,
+          cash, equity, positions, realized, unrealized, fees_cum, funding_cum, progress):
+    qty, avg, mark = pf.qty, pf.avg_price, pf.mark
+    symbols = ctx.symbols
+    strategy.on_start(ctx)
+    for t in range(n):
+        # 1. fills on bar t (only orders decided on earlier bars are eligible) and liquidations
+        if ctx._pending or (margin and tb.n_open):  # (process_bar also drops cancelled orders)
+            ctx._pending = brk.process_bar(t, ctx._pending)
+        # 2. mark at the close of bar t; funding; excursions of open trades
+        mark[:] = marks[:, t]
+        if fund_bar[t]:
+            for s in range(n_sym):
+                r = funding[s, t]
+                if r == r and qty[s] != 0.0:
+                    paid = pf.fund(s, mark[s], r)
+                    tb.on_funding(s, paid)
+                    fund_rows.append((int(ts[t]), t, symbols[s], float(qty[s]), float(mark[s]), float(r), paid))
+        if tb.n_open:
+            for s in range(n_sym):
+                if qty[s] != 0.0 and present[s, t]:
+                    tb.on_mark(s, qty[s], avg[s], lows[s, t], highs[s, t])
+        cash[t] = pf.cash_arr[0]
+        equity[t] = pf.equity()
+        positions[t] = qty
+        realized[t] = pf.realized_total
+        unrealized[t] = pf.unrealized()
+        fees_cum[t] = pf.fees_paid
+        funding_cum[t] = pf.funding_paid
+        # 3. decide on the closed bar t
+        ctx.bar = t
+        strategy.on_bar(ctx)
+        if progress is not None:
+            progress(t + 1, n)
+    strategy.on_end(ctx)
 
 
 def run_backtest(strategy, data: MarketData, broker: BrokerConfig, progress=None,
@@ -117,37 +171,15 @@ def run_backtest(strategy, data: MarketData, broker: BrokerConfig, progress=None
     qty, avg, mark = pf.qty, pf.avg_price, pf.mark
     symbols = data.symbols
 
-    strategy.on_start(ctx)
-    for t in range(n):
-        # 1. fills on bar t (only orders decided on earlier bars are eligible) and liquidations
-        if ctx._pending or (margin and tb.n_open):
-            ctx._pending = brk.process_bar(t, ctx._pending)
-        # 2. mark at the close of bar t; funding; excursions of open trades
-        mark[:] = marks[:, t]
-        if fund_bar[t]:
-            for s in range(n_sym):
-                r = funding[s, t]
-                if r == r and qty[s] != 0.0:
-                    paid = pf.fund(s, mark[s], r)
-                    tb.on_funding(s, paid)
-                    fund_rows.append((int(ts[t]), t, symbols[s], float(qty[s]), float(mark[s]), float(r), paid))
-        if tb.n_open:
-            for s in range(n_sym):
-                if qty[s] != 0.0 and present[s, t]:
-                    tb.on_mark(s, qty[s], avg[s], lows[s, t], highs[s, t])
-        cash[t] = pf.cash_arr[0]
-        equity[t] = pf.equity()
-        positions[t] = qty
-        realized[t] = pf.realized_total
-        unrealized[t] = pf.unrealized()
-        fees_cum[t] = pf.fees_paid
-        funding_cum[t] = pf.funding_paid
-        # 3. decide on the closed bar t
-        ctx.bar = t
-        strategy.on_bar(ctx)
-        if progress is not None:
-            progress(t + 1, n)
-    strategy.on_end(ctx)
+    gc_threshold = gc.get_threshold()
+    gc.freeze()  # objects alive before the run (candles, configs) are not traversed by the cyclic GC
+    gc.set_threshold(max(gc_threshold[0], 50_000), 50, 100)
+    try:
+        _loop(strategy, ctx, brk, pf, tb, n, n_sym, ts, marks, funding, fund_bar, fund_rows, lows, highs, present,
+              margin, cash, equity, positions, realized, unrealized, fees_cum, funding_cum, progress)
+    finally:
+        gc.set_threshold(*gc_threshold)
+        gc.unfreeze()
 
     fills_df = pd.DataFrame(books.fills, columns=FILL_COLUMNS)
     if ctx._records:
@@ -157,17 +189,26 @@ def run_backtest(strategy, data: MarketData, broker: BrokerConfig, progress=None
     else:
         rec = pd.DataFrame({"timestamp": np.array([], dtype=np.int64)})
     trades_df = tb.finish(n - 1, qty, avg, mark) if n else tb.finish(-1, qty, avg, mark)
-    orders_df = pd.DataFrame(
-        [(o.id, symbols[o.symbol], OrderKind(o.kind).name.lower(), o.quantity, o.target_mode, o.stop, o.limit,
-          o.decided_bar, o.expire_bar if o.expire_bar < 2**62 else -1, o.reduce_only,
-          o.parent.id if o.parent is not None else -1, o.status, o.filled, o.avg_fill_price, o.fees, o.reason, o.tag)
-         for o in ctx._all], columns=ORDER_COLUMNS)
+    all_orders, raw_events = ctx._all, books.events
+
+    def orders_df():
+        return pd.DataFrame(
+            [(o.id, symbols[o.symbol], OrderKind(o.kind).name.lower(), o.quantity, o.target_mode, o.stop, o.limit,
+              o.decided_bar, o.expire_bar if o.expire_bar < 2**62 else -1, o.reduce_only,
+              o.parent.id if o.parent is not None else -1, o.status, o.filled, o.avg_fill_price, o.fees, o.reason,
+              o.tag) for o in all_orders], columns=ORDER_COLUMNS)
+
+    def events_df():
+        return pd.DataFrame(
+            [(int(ts[t]) if t >= 0 else -1, t, o.id if o is not None else -1,
+              symbols[o.symbol if o is not None else s], ev, q, p, why) for t, o, s, ev, q, p, why in raw_events],
+            columns=EVENT_COLUMNS)
     return BacktestResult(
         symbols=data.symbols, timeframe=data.timeframe, timestamps=ts.copy(), cash=cash, equity=equity,
         positions=positions, fills=fills_df, records=rec, initial_cash=broker.initial_cash,
         fees_paid=pf.fees_paid, dropped_orders=len(ctx._pending),
         timing={"loop_seconds": time.perf_counter() - t0},
-        trades=trades_df, events=pd.DataFrame(books.events, columns=EVENT_COLUMNS), orders=orders_df,
+        trades=trades_df, _lazy={"orders": orders_df, "events": events_df},
         funding=pd.DataFrame(fund_rows, columns=FUNDING_COLUMNS), funding_paid=pf.funding_paid,
         realized_pnl=realized, unrealized_pnl=unrealized, fees_cum=fees_cum, funding_cum=funding_cum,
     )

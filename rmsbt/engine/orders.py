@@ -31,38 +31,37 @@ NEVER = 2**62  #: expire_bar of a good-till-cancelled order
 
 
 class Order:
-    __slots__ = ("id", "symbol", "kind", "quantity", "target_mode", "stop", "limit", "decided_bar",
-                 "expire_bar", "reduce_only", "keep_remainder", "status", "filled", "fill_value",
-                 "triggered", "parent", "children", "oco", "active_bar", "reason", "fees", "tag",
-                 "last_fill_bar")
+    """One order. Attributes set per order in ``__init__``; the rest start at the class defaults below
+    (an order stores only what differs, which keeps placing an order cheap)."""
 
-    def __init__(self, symbol: int, kind: int, quantity: float, decided_bar: int, id: int = 0, *,
-                 stop: float = float("nan"), limit: float = float("nan"), target_mode: int = TARGET_QTY,
-                 expire_bar: int = NEVER, reduce_only: bool = False, keep_remainder: bool = True,
-                 tag=None):
+    target_mode = TARGET_QTY  #: how a TARGET order's ``quantity`` is read (qty, notional, fraction)
+    expire_bar = NEVER  #: last bar on which the order may fill
+    reduce_only = False
+    keep_remainder = True  #: after a volume-capped partial fill: keep working (True) or cancel
+    status = WORKING
+    filled = 0.0  #: signed quantity filled so far (TARGET: what it traded)
+    fill_value = 0.0  #: Σ |q|·price of the fills
+    triggered = False  #: a stop-limit whose stop was reached
+    parent = None  #: the entry order of a bracket's stop-loss / take-profit
+    children = ()  #: (stop-loss, take-profit) of a bracket entry
+    oco = None  #: the other protective order: one fills, the other is cancelled
+    reason = ""
+    fees = 0.0
+    tag = None
+    last_fill_bar = -1
+    band_lo = float("inf")  #: cache of broker_nb.touch_band, set by the broker
+    band_hi = float("-inf")
+
+    def __init__(self, symbol: int, kind: int, quantity: float, decided_bar: int, id: int = 0,
+                 stop: float = float("nan"), limit: float = float("nan")):
         self.id = id
         self.symbol = symbol  #: index of the symbol in the backtest
-        self.kind = int(kind)
+        self.kind = kind
         self.quantity = quantity  #: signed quantity; for TARGET the target (qty, notional or fraction)
-        self.target_mode = target_mode
         self.stop = stop
         self.limit = limit
         self.decided_bar = decided_bar  #: bar index whose close the decision saw
-        self.expire_bar = expire_bar  #: last bar on which the order may fill
-        self.reduce_only = reduce_only
-        self.keep_remainder = keep_remainder  #: after a volume-capped partial fill: keep working or cancel
-        self.status = WORKING
-        self.filled = 0.0  #: signed quantity filled so far
-        self.fill_value = 0.0  #: Σ |q|·price of the fills
-        self.triggered = False  #: a stop-limit whose stop was reached
-        self.parent = None  #: the entry order of a bracket's stop-loss / take-profit
-        self.children = ()  #: (stop-loss, take-profit) of a bracket entry
-        self.oco = None  #: the other protective order: one fills, the other is cancelled
         self.active_bar = decided_bar + 1  #: first bar on which the order may fill
-        self.reason = ""
-        self.fees = 0.0
-        self.tag = tag
-        self.last_fill_bar = -1
 
     @property
     def side(self) -> int:
