@@ -138,3 +138,23 @@ def test_no_look_ahead_random(df, cfg, seed, data):
     assert len(fa) == len(fb)
     if len(fa):
         pd.testing.assert_frame_equal(fa.reset_index(drop=True), fb.reset_index(drop=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from([1, 2, 3, 4, 5, 0]), side=st.sampled_from([-1.0, 1.0]),
+       stop=st.floats(80, 120), limit=st.floats(80, 120), trig=st.booleans(),
+       o=st.floats(80, 120), a=st.floats(0, 20), b=st.floats(0, 20), c=st.floats(0, 1))
+def test_touch_band_never_skips_a_bar_with_an_event(kind, side, stop, limit, trig, o, a, b, c):
+    """The loop's cheap pre-check (touch_band) must say "may act" whenever path_event finds an event."""
+    from rmsbt.engine.broker import touch_band_py
+    from rmsbt.engine.broker_nb import path_event, touch_band
+
+    hi, lo = o + a, o - b
+    cl = lo + c * (hi - lo)
+    band = touch_band(kind, side, stop, limit, trig)
+    assert band == touch_band_py(kind, side, stop, limit, trig)
+    any_event = path_event(kind, side, stop, limit, trig, o, o)[0] != 0
+    for x, y in ((o, lo), (lo, hi), (hi, cl), (o, hi), (hi, lo), (lo, cl)):
+        any_event = any_event or path_event(kind, side, stop, limit, trig, x, y)[0] != 0
+    if any_event and kind != 5:
+        assert lo <= band[0] or hi >= band[1]
