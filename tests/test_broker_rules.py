@@ -348,3 +348,11 @@ def test_identity_holds_on_a_mixed_run():
     assert_identity(r)
     assert r.trades["net_pnl"].sum() == pytest.approx(r.equity[-1] - 1000, abs=1e-9)
     assert math.isfinite(r.equity[-1])
+
+
+def test_open_fills_across_symbols_in_submission_order():
+    # leverage 1, equity 1000: B (submitted first) takes 800 of margin, A then needs 800 with 200 free
+    r = run({"A/USDT": bars([FLAT] * 3), "B/USDT": bars([FLAT] * 3)},
+            {0: [buy(8, sym="B/USDT"), buy(8, sym="A/USDT")]}, initial_cash=1000)
+    assert list(r.fills["symbol"]) == ["B/USDT"]
+    assert r.orders.set_index("symbol").loc["A/USDT", "status"] == "rejected"

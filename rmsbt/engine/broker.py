@@ -23,7 +23,9 @@ Fill rules (each has a test in ``tests/test_broker*.py``; docs/broker.md has wor
    position held after the open's fills (long: low first; short: high first; flat: the extreme nearer
    the open, low on a tie), then the other extreme, then the close. Orders fill in the order the path
    reaches their prices, so a stop-loss and a take-profit both inside one bar resolve to the stop.
-   At one price, orders fill in submission order and a liquidation comes first.
+   At one price, orders fill in submission order and a liquidation comes first. Across symbols: the
+   opens of all symbols first (liquidations, then orders in submission order), then each symbol's
+   path, then the market-on-close orders of all symbols in submission order.
 7. **Protective orders** of a bracket (stop-loss, take-profit; reduce-only; one cancels the other)
    become live when the entry fills. ``protective_same_bar``: ``"after_open_fill"`` (default) — live in
    the entry's own bar when the entry filled at that bar's open (the open precedes the bar's high and
@@ -203,30 +205,42 @@ class Broker:
                         need = set()
                     need.add(s)
         if need is not None:
-            for s in sorted(need):
-                self._symbol_bar(s, t, [o for o in pending if o.symbol == s])
+            syms = sorted(need)
+            orders = [o for o in pending if o.symbol in need]
+            # 1. the open, all symbols at once: liquidations of positions the open gaps through, then
+            #    market/target orders and orders the open gaps through, in submission order
+            if self.margin:
+                for s in syms:
+                    if self.pf.qty[s] != 0.0:
+                        p, _ = liquidation_event(self.pf.qty[s], self.liq[s], self.o[s, t], self.o[s, t])
+                        if p == p:
+                            self._liquidate(s, t, p)
+            for o in orders:
+                if o.status not in _DONE and t >= o.active_bar and o.kind != MOC:
+                    self._at_open(o, t)
+            # 2. inside the bar, symbol by symbol (each has its own path)
+            for s in syms:
+                self._intrabar(s, t, [o for o in orders if o.symbol == s])
+            # 3. the close, all symbols: market-on-close orders in submission order
+            for o in orders:
+                if o.kind == MOC and o.status not in _DONE and t >= o.active_bar:
+                    self._execute(o, t, self.c[o.symbol, t], True, False)
         return [o for o in pending if o.status not in _DONE]
 
-    def _symbol_bar(self, s: int, t: int, orders: list) -> None:
+    def _at_open(self, o: Order, t: int) -> None:
+        op = self.o[o.symbol, t]
+        ev, p, _ = path_event(o.kind, o.quantity, o.stop, o.limit, o.triggered, op, op)
+        if ev == EV_TRIGGER:
+            set_triggered(o)
+            self.event(t, o, "triggered", price=p)
+            ev, p, _ = path_event(o.kind, o.quantity, o.stop, o.limit, True, op, op)
+        if ev == EV_FILL:
+            self._execute(o, t, p, True, True)
+
+    def _intrabar(self, s: int, t: int, orders: list) -> None:
+        """The path open → adverse extreme → other extreme → close of symbol ``s`` on bar t (rule 6)."""
         op, hi, lo, cl = self.o[s, t], self.h[s, t], self.lo[s, t], self.c[s, t]
         pf = self.pf
-        # 1. liquidation when the bar opens beyond the liquidation price
-        if pf.qty[s] != 0.0 and self.margin:
-            p, _ = liquidation_event(pf.qty[s], self.liq[s], op, op)
-            if p == p:
-                self._liquidate(s, t, p)
-        # 2. the open: market and target orders, and orders the open gaps through, in submission order
-        for o in orders:
-            if o.status in _DONE or t < o.active_bar or o.kind == MOC:
-                continue
-            ev, p, _ = path_event(o.kind, o.quantity, o.stop, o.limit, o.triggered, op, op)
-            if ev == EV_TRIGGER:
-                set_triggered(o)
-                self.event(t, o, "triggered", price=p)
-                ev, p, _ = path_event(o.kind, o.quantity, o.stop, o.limit, True, op, op)
-            if ev == EV_FILL:
-                self._execute(o, t, p, True, True)
-        # 3. inside the bar: open → adverse extreme → other extreme → close
         q = pf.qty[s]
         if q > 0.0 or (q == 0.0 and op - lo <= hi - op):
             path = (op, lo, hi, cl)
@@ -265,10 +279,6 @@ class Broker:
                 else:
                     self._execute(best, t, best_p, best_start or best.kind == STOP, False)
                 a = best_p
-        # 4. the close: market-on-close orders
-        for o in orders:
-            if o.kind == MOC and o.status not in _DONE and t >= o.active_bar:
-                self._execute(o, t, cl, True, False)
 
     # --- one fill ----------------------------------------------------------------------------------
     def _execute(self, o: Order, t: int, ref: float, taker: bool, at_open: bool) -> None:
