@@ -356,3 +356,23 @@ def test_open_fills_across_symbols_in_submission_order():
             {0: [buy(8, sym="B/USDT"), buy(8, sym="A/USDT")]}, initial_cash=1000)
     assert list(r.fills["symbol"]) == ["B/USDT"]
     assert r.orders.set_index("symbol").loc["A/USDT", "status"] == "rejected"
+
+
+def test_flip_counts_the_margin_it_releases():
+    # leverage 1, equity 1000, long 9 @100 (900 posted). Sell 18: closes 9 (releases 900), opens short 9
+    # needing 900 of the 1000 free after the close: allowed
+    r = run(bars([FLAT] * 4), {0: buy(9), 1: sell(18)}, initial_cash=1000)
+    assert list(r.fills["qty"]) == [9.0, -18.0]
+
+
+def test_target_with_volume_cap_keeps_working():
+    # target 10 with 40 % of volume 10 per bar: 4, 4, then the last 2
+    r = run(bars([FLAT] + [(100, 100, 100, 100, 10)] * 4), {0: lambda c: c.order_target(SYM, 10)}, volume_cap=0.4)
+    assert list(r.fills["qty"]) == [4.0, 4.0, 2.0]
+    assert event_list(r, 0) == ["submitted", "partially_filled", "partially_filled", "filled"]
+
+
+def test_resized_order_shrinks_and_is_done():
+    r = run(bars([FLAT] * 4), {0: buy(20)}, initial_cash=1000, mode="spot", on_insufficient="resize")
+    assert list(r.fills["qty"]) == [10.0]  # 1000 / 100, the other 10 are not chased on later bars
+    assert r.orders["status"].iloc[0] == "filled" and r.orders["quantity"].iloc[0] == 10.0

@@ -324,13 +324,16 @@ class Broker:
                 return
             self.close_order(t, o, REJECTED, f"notional {aq * price:.10g} below min_notional {self.min_notional[s]:g}")
             return
-        fixed = self.cfg.fixed_fee if o.filled == 0.0 else 0.0
+        fixed = self.cfg.fixed_fee if o.fill_value == 0.0 else 0.0
+        aq0 = aq
         # rule 12: cash / margin
         if self.margin:
             opening = aq if (pos == 0.0 or (pos > 0.0) == (side > 0.0)) else max(0.0, aq - abs(pos))
             if opening > 0.0:
                 need = opening * price / self.lev[s] + fill_fee(aq * price, rate, self.cfg.min_fee, fixed)
-                free = pf.equity_at(s, price) - pf.posted_margin(self.lev)
+                # free margin, counting the margin the closing part of a flip releases
+                released = (aq - opening) * pf.avg_price[s] / self.lev[s]
+                free = pf.equity_at(s, price) - pf.posted_margin(self.lev) + released
                 if need > free:
                     fit = affordable_qty(free, price, rate, self.cfg.min_fee, fixed, self.lev[s]) + (aq - opening)
                     aq = self._insufficient(o, t, aq, fit, s, f"insufficient margin: need {need:.10g}, free {free:.10g}")
@@ -349,17 +352,20 @@ class Broker:
                     aq = self._insufficient(o, t, aq, fit, s, f"insufficient cash: need {need:.10g}, have {pf.cash:.10g}")
                     if aq <= 0.0:
                         return
+        resized = aq < aq0
         fee = fill_fee(aq * price, rate, self.cfg.min_fee, fixed)
         q_signed = side * aq
         slip_cost = aq * abs(price - ref) if taker else 0.0
         self._book(s, t, q_signed, price, fee, slip_cost, o, "taker" if taker else "maker", ref)
-        o.filled += q_signed if o.kind != TARGET else 0.0
+        o.filled += q_signed  # TARGET: what it has traded
         o.fill_value += aq * price
         o.fees += fee
-        done = o.kind == TARGET or abs(o.quantity - o.filled) <= 1e-12 * max(abs(o.quantity), 1e-300) or (
-            o.reduce_only and pf.qty[s] == 0.0)
         if o.kind == TARGET:
-            o.filled = q_signed  # what the target traded
+            done = not capped  # a volume-capped target keeps working towards its target
+        else:
+            if resized:  # sized down: the order shrinks to what was filled
+                o.quantity = o.filled
+            done = abs(o.quantity - o.filled) <= 1e-12 * abs(o.quantity) or (o.reduce_only and pf.qty[s] == 0.0)
         if done:
             o.status = FILLED
             self.event(t, o, FILLED, q_signed, price)
