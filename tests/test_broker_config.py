@@ -84,3 +84,41 @@ def test_pairs_config_parses():
 
     b = load_config(Path(__file__).resolve().parent.parent / "configs" / "pairs_btc_eth.toml").broker
     assert b.mode == "margin" and b.maker_fee_bps < b.taker_fee_bps and b.funding == "constant"
+
+
+def test_runner_reads_funding_history_beside_the_candles(tmp_path):
+    """End to end: [broker] funding = "history" reads <data>/<exchange>/<STEM>-funding.csv."""
+    import pandas as pd
+
+    from rmsbt.runner import run_config
+    from rmsbt.strategy import Strategy  # noqa: F401  (the strategy below is found by module path)
+
+    d = tmp_path / "data" / "binance"
+    d.mkdir(parents=True)
+    h, t0 = 3_600_000, 1704067200000
+    rows = [(t0 + i * h, 100.0, 100.0, 100.0, 100.0, 10.0) for i in range(12)]
+    pd.DataFrame(rows, columns=["timestamp", "open", "high", "low", "close", "volume"]).to_csv(
+        d / "BTC_USDT-1h.csv", index=False)
+    # funding at 08:00 → bar 07:00 (index 7); the long of 2 BTC pays 2 · 100 · 0.0003 = 0.06
+    pd.DataFrame({"timestamp": [t0 + 8 * h], "funding_rate": [0.0003]}).to_csv(d / "BTC_USDT-funding.csv", index=False)
+    (tmp_path / "buy.py").write_text(
+        "from rmsbt.strategy import Strategy\n"
+        "class Buy(Strategy):\n"
+        "    def on_bar(self, ctx):\n"
+        "        if ctx.bar == 0:\n"
+        "            ctx.order('BTC/USDT', 2)\n")
+    p = tmp_path / "c.toml"
+    p.write_text(f"""
+[data]
+exchange = "binance"
+symbols = ["BTC/USDT"]
+timeframe = "1h"
+[broker]
+taker_fee_bps = 0
+funding = "history"
+[strategy]
+class = "{tmp_path / 'buy.py'}:Buy"
+""")
+    r = run_config(load_config(p), tmp_path / "data").result
+    assert list(r.funding["bar"]) == [7] and r.funding["paid"].iloc[0] == pytest.approx(0.06)
+    assert r.equity[-1] == pytest.approx(10000 - 0.06)
