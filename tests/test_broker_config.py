@@ -91,7 +91,6 @@ def test_runner_reads_funding_history_beside_the_candles(tmp_path):
     import pandas as pd
 
     from rmsbt.runner import run_config
-    from rmsbt.strategy import Strategy  # noqa: F401  (the strategy below is found by module path)
 
     d = tmp_path / "data" / "binance"
     d.mkdir(parents=True)

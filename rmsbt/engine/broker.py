@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .broker_nb import (EV_FILL, EV_TRIGGER, LIMIT, MARKET, MOC, STOP, STOP_LIMIT, TARGET, affordable_qty,
+from .broker_nb import (EV_FILL, EV_TRIGGER, MARKET, MOC, STOP, TARGET, affordable_qty,
                         fill_fee, liquidation_event, liquidation_price, market_fill_price, path_event,
                         round_down_lot, slippage_bps, taker_fee, taker_price, touch_band)
 from .orders import (CANCELLED, EXPIRED, FILLED, PARTIAL, REJECTED, TARGET_NOTIONAL, TARGET_PERCENT, Order,
