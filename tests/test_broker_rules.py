@@ -25,7 +25,8 @@ def test_market_order_fills_at_next_open_never_same_bar():
 
 def test_order_waits_for_the_symbols_next_real_bar():
     a = bars([FLAT, FLAT, FLAT, FLAT])
-    b = bars([(50, 50, 50, 50), (60, 60, 60, 60), (70, 70, 70, 70), (80, 80, 80, 80)]).drop(index=1)  # B missing at bar 1
+    # B has no bar at bar 1
+    b = bars([(50, 50, 50, 50), (60, 60, 60, 60), (70, 70, 70, 70), (80, 80, 80, 80)]).drop(index=1)
     r = run({"A/USDT": a, "B/USDT": b}, {0: [buy(1, sym="B/USDT"), buy(1, sym="A/USDT")]}, initial_cash=1000)
     f = r.fills.set_index("symbol")
     assert f.loc["A/USDT", "bar"] == 1 and f.loc["B/USDT", "bar"] == 2 and f.loc["B/USDT", "price"] == 70.0

@@ -336,7 +336,8 @@ class Broker:
                 free = pf.equity_at(s, price) - pf.posted_margin(self.lev) + released
                 if need > free:
                     fit = affordable_qty(free, price, rate, self.cfg.min_fee, fixed, self.lev[s]) + (aq - opening)
-                    aq = self._insufficient(o, t, aq, fit, s, f"insufficient margin: need {need:.10g}, free {free:.10g}")
+                    why = f"insufficient margin: need {need:.10g}, free {free:.10g}"
+                    aq = self._insufficient(o, t, aq, fit, s, why)
                     if aq <= 0.0:
                         return
         else:
@@ -349,7 +350,8 @@ class Broker:
                 need = aq * price + fill_fee(aq * price, rate, self.cfg.min_fee, fixed)
                 if need > pf.cash:
                     fit = affordable_qty(pf.cash, price, rate, self.cfg.min_fee, fixed, 1.0)
-                    aq = self._insufficient(o, t, aq, fit, s, f"insufficient cash: need {need:.10g}, have {pf.cash:.10g}")
+                    why = f"insufficient cash: need {need:.10g}, have {pf.cash:.10g}"
+                    aq = self._insufficient(o, t, aq, fit, s, why)
                     if aq <= 0.0:
                         return
         resized = aq < aq0
