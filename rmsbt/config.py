@@ -149,7 +149,7 @@ def load_config(path: str | Path) -> Config:
 BROKER_KEYS = {"initial_cash", "mode", "fee_bps", "taker_fee_bps", "maker_fee_bps", "fixed_fee", "min_fee",
                "slippage_bps", "spread_bps", "impact_bps", "volume_cap", "on_insufficient", "protective_same_bar",
                "max_leverage", "maintenance_margin", "liquidation_fee_bps", "lot_size", "min_notional", "funding",
-               "funding_rate", "funding_interval_hours"}
+               "funding_rate", "funding_interval_hours", "intrabar", "intrabar_timeframe"}
 
 
 def _choice(table: dict, key: str, default: str, allowed: tuple[str, ...], where: str) -> str:
@@ -203,7 +203,13 @@ def parse_broker(b: dict, file: str, symbols=()) -> BrokerConfig:
         funding=funding,
         funding_rate=_num(b, "funding_rate", 0.0001, w),
         funding_interval_hours=_num(b, "funding_interval_hours", 8.0, w, min_excl=0.0),
+        intrabar=_choice(b, "intrabar", "adverse_first", ("adverse_first", "finer_candles"), w),
+        intrabar_timeframe=b.get("intrabar_timeframe", "1m"),
     )
+    try:
+        timeframe_to_ms(cfg.intrabar_timeframe)
+    except RmsbtError as exc:
+        raise ConfigError(f"{w}.intrabar_timeframe: {exc}") from None
     if cfg.volume_cap > 1.0:
         raise ConfigError(f"{w}.volume_cap: a share of the bar's volume, must be <= 1, got {cfg.volume_cap!r}")
     if cfg.taker_fee_bps < 0.0:

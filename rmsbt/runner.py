@@ -17,6 +17,7 @@ from .config import Config, check_params
 from .data.align import MarketData, align
 from .data.store import load_symbol
 from .engine.funding import funding_matrix
+from .engine.intrabar import intrabar_matrix
 from .engine.loop import BacktestResult, run_backtest
 from .errors import ConfigError
 from .metrics import summarize
@@ -84,5 +85,6 @@ def run_config(config: Config, data_dir: str | Path = "data", progress=None) -> 
     market = load_market(config, data_dir)
     funding = funding_matrix(config.broker, market.symbols, market.timestamps, timeframe_to_ms(market.timeframe),
                              data_dir, config.data.exchange)
-    result = run_backtest(strategy, market, config.broker, progress=progress, funding=funding)
+    intrabar = intrabar_matrix(config.broker, market, data_dir, config.data.exchange)
+    result = run_backtest(strategy, market, config.broker, progress=progress, funding=funding, intrabar=intrabar)
     return Run(config, result, summarize(result), strategy)

@@ -71,6 +71,9 @@ min_notional = 5
     ("mode = \"spot\"\nfunding = \"constant\"\n", "broker.funding: funding applies to perpetuals"),
     ("on_insufficient = \"ignore\"\n", "broker.on_insufficient"),
     ("protective_same_bar = true\n", "broker.protective_same_bar"),
+    ("intrabar = \"best\"\n", "broker.intrabar: expected one of 'adverse_first', 'finer_candles'"),
+    ("intrabar_timeframe = \"7x\"\n", "broker.intrabar_timeframe"),
+    ("intrabar_timeframe = 5\n", "broker.intrabar_timeframe"),
 ])
 def test_errors_name_key_and_file(tmp_path, body, msg):
     p = cfg(tmp_path, body)

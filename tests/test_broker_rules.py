@@ -10,8 +10,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from broker_helpers import SYM, bars, buy, event_list, fill_prices, run, sell, assert_identity
+from broker_helpers import SYM, Script, assert_identity, bars, buy, event_list, fill_prices, run, sell
 
+from rmsbt.data.align import align
+from rmsbt.engine import BrokerConfig, run_backtest
 from rmsbt.engine.broker_nb import affordable_qty, fill_fee, round_down_lot, slippage_bps
 
 FLAT = (100, 100, 100, 100)
@@ -377,3 +379,37 @@ def test_resized_order_shrinks_and_is_done():
     r = run(bars([FLAT] * 4), {0: buy(20)}, initial_cash=1000, mode="spot", on_insufficient="resize")
     assert list(r.fills["qty"]) == [10.0]  # 1000 / 100, the other 10 are not chased on later bars
     assert r.orders["status"].iloc[0] == "filled" and r.orders["quantity"].iloc[0] == 10.0
+
+
+# --- intrabar order from finer candles ----------------------------------------------------------------------
+def _fine(rows, t0=1704067200000 + 2 * 3_600_000, step=900_000):
+    return pd.DataFrame([(t0 + i * step, *r, 1.0) for i, r in enumerate(rows)],
+                        columns=["timestamp", "open", "high", "low", "close", "volume"])
+
+
+def test_extreme_order_from_finer_candles():
+    from rmsbt.engine.intrabar import extreme_order
+
+    h = 3_600_000
+    opens = np.array([1704067200000 + k * h for k in range(4)])
+    high, low = np.array([0, 0, 106.0, 102.0]), np.array([0, 0, 94.0, 100.0])
+    # bar 2 in 15-minute candles: the high 106 in the 2nd, the low 94 in the 4th → high first (−1)
+    fine = _fine([(100.5, 101, 100, 100.8), (100.8, 106, 100.5, 104), (104, 104, 97, 98), (98, 101, 94, 101)])
+    assert list(extreme_order(opens, h, high, low, fine, 900_000)) == [0, 0, -1, 0]  # bar 3 has no fine data
+    # one 15-minute candle missing → the order stays unknown
+    assert extreme_order(opens, h, high, low, fine.drop(index=2), 900_000)[2] == 0
+    # both extremes in the same finer candle → unknown
+    same = _fine([(100.5, 101, 100, 100.8), (100.8, 106, 94, 104), (104, 104, 97, 98), (98, 101, 96, 101)])
+    assert extreme_order(opens, h, high, low, same, 900_000)[2] == 0
+
+
+@pytest.mark.parametrize("code,exit_price", [(-1, 105.0), (1, 95.0), (0, 95.0)])
+def test_finer_candles_decide_stop_vs_target(code, exit_price):
+    # BR-09's bar 2 (94–106 touches stop 95 and target 105): high first → the target fills
+    rows = [(100, 100.5, 99.5, 100), (100, 101, 99, 100.5), (100.5, 106, 94, 101), (101, 102, 100, 101.5)]
+    order = np.zeros((1, 4), dtype=np.int8)
+    order[0, 2] = code
+    md = align({SYM: bars(rows)}, "1h")
+    r = run_backtest(Script({0: buy(1, stop_loss=95, take_profit=105)}), md,
+                     BrokerConfig(taker_fee_bps=0, maker_fee_bps=0), intrabar=order)
+    assert fill_prices(r)[1] == exit_price

@@ -19,7 +19,9 @@ Fill rules (each has a test in ``tests/test_broker*.py``; docs/broker.md has wor
    against the trader by ``slippage_bps + spread_bps/2 + impact_bps·√(|qty|/bar volume)`` and the
    result is **clamped into the fill bar's [low, high]** (and capped at a limit). Liquidations and
    resting limit fills get none.
-6. **Intrabar order** (the bar's path is unknown): open first, then the *adverse* extreme for the
+6. **Intrabar order** (``intrabar = "finer_candles"`` reads which extreme came first from finer
+   candles of the symbol where they cover the bar, :mod:`rmsbt.engine.intrabar`; otherwise, and by
+   default, the bar's path is unknown): open first, then the *adverse* extreme for the
    position held after the open's fills (long: low first; short: high first; flat: the extreme nearer
    the open, low on a tie), then the other extreme, then the close. Orders fill in the order the path
    reaches their prices, so a stop-loss and a take-profit both inside one bar resolve to the stop.
@@ -101,6 +103,8 @@ class BrokerConfig:
     funding: str = "none"  #: "none", "constant" (funding_rate) or "history" (<exchange>/<STEM>-funding.<ext>)
     funding_rate: float = 0.0001  #: per funding time, fraction of notional (constant mode)
     funding_interval_hours: float = 8.0  #: funding times every this many hours from 00:00 UTC (constant)
+    intrabar: str = "adverse_first"  #: or "finer_candles": which extreme came first, from finer candles
+    intrabar_timeframe: str = "1m"  #: the finer candles' timeframe (intrabar = "finer_candles")
 
     @property
     def fee_bps(self) -> float:
@@ -137,7 +141,7 @@ class _Books:
 class Broker:
     """Applies the fill rules bar by bar. The loop calls :meth:`process_bar` before marking bar t."""
 
-    def __init__(self, cfg: BrokerConfig, data, portfolio, trades, books: _Books):
+    def __init__(self, cfg: BrokerConfig, data, portfolio, trades, books: _Books, intrabar=None):
         self.cfg = cfg
         self.data = data
         self.pf = portfolio
@@ -159,6 +163,8 @@ class Broker:
         o, h, lo, c, v = data.open, data.high, data.low, data.close, data.volume
         self.o, self.h, self.lo, self.c, self.v, self.present = o, h, lo, c, v, data.present
         self.ts = data.timestamps
+        self.xorder = intrabar  #: (n_symbols, n_bars) int8 from rmsbt.engine.intrabar, or None
+        self.finer_bars = 0  #: bars whose path order came from finer candles
         # python lists for the per-bar pre-checks (list indexing is ~5x cheaper than numpy scalar indexing)
         self.present_rows, self.low_rows, self.high_rows = data.present.tolist(), lo.tolist(), h.tolist()
 
@@ -242,7 +248,10 @@ class Broker:
         op, hi, lo, cl = self.o[s, t], self.h[s, t], self.lo[s, t], self.c[s, t]
         pf = self.pf
         q = pf.qty[s]
-        if q > 0.0 or (q == 0.0 and op - lo <= hi - op):
+        known = 0 if self.xorder is None else self.xorder[s, t]
+        if known:
+            self.finer_bars += 1
+        if known == 1 or (known == 0 and (q > 0.0 or (q == 0.0 and op - lo <= hi - op))):
             path = (op, lo, hi, cl)
         else:
             path = (op, hi, lo, cl)

@@ -57,6 +57,7 @@ class BacktestResult:
     unrealized_pnl: np.ndarray | None = None  #: unrealized PnL at each bar's close
     fees_cum: np.ndarray | None = None  #: cumulative fees after each bar
     funding_cum: np.ndarray | None = None  #: cumulative funding paid after each bar
+    intrabar_finer_bars: int = 0  #: bars the broker walked whose extreme order came from finer candles
     _lazy: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -135,11 +136,13 @@ def _loop(strategy, ctx, brk, pf, tb, n, n_sym, ts, marks, funding, fund_bar, fu
 
 
 def run_backtest(strategy, data: MarketData, broker: BrokerConfig, progress=None,
-                 funding: np.ndarray | None = None) -> BacktestResult:
+                 funding: np.ndarray | None = None, intrabar: np.ndarray | None = None) -> BacktestResult:
     """Run ``strategy`` over ``data`` with the given broker settings and return every record.
 
     ``funding``: rates per (symbol, bar) as made by :func:`rmsbt.engine.funding.funding_matrix`; when
     ``None`` a constant-rate funding config is expanded here (a history needs the runner to load it).
+    ``intrabar``: which extreme of each bar came first (:func:`rmsbt.engine.intrabar.intrabar_matrix`);
+    ``None``: adverse-first everywhere.
     """
     t0 = time.perf_counter()
     n_sym, n = len(data.symbols), data.n_bars
@@ -153,7 +156,7 @@ def run_backtest(strategy, data: MarketData, broker: BrokerConfig, progress=None
     pf = Portfolio(n_sym, broker.initial_cash)
     tb = TradeBook(data.symbols, ts)
     books = _Books()
-    brk = Broker(broker, data, pf, tb, books)
+    brk = Broker(broker, data, pf, tb, books, intrabar)
     ctx = Context(data, pf, tf_ms, brk)
     cash = np.empty(n)
     equity = np.empty(n)
@@ -207,7 +210,7 @@ def run_backtest(strategy, data: MarketData, broker: BrokerConfig, progress=None
         symbols=data.symbols, timeframe=data.timeframe, timestamps=ts.copy(), cash=cash, equity=equity,
         positions=positions, fills=fills_df, records=rec, initial_cash=broker.initial_cash,
         fees_paid=pf.fees_paid, dropped_orders=len(ctx._pending),
-        timing={"loop_seconds": time.perf_counter() - t0},
+        timing={"loop_seconds": time.perf_counter() - t0}, intrabar_finer_bars=brk.finer_bars,
         trades=trades_df, _lazy={"orders": orders_df, "events": events_df},
         funding=pd.DataFrame(fund_rows, columns=FUNDING_COLUMNS), funding_paid=pf.funding_paid,
         realized_pnl=realized, unrealized_pnl=unrealized, fees_cum=fees_cum, funding_cum=funding_cum,
