@@ -174,15 +174,21 @@ def run_backtest(strategy, data: MarketData, broker: BrokerConfig, progress=None
     qty, avg, mark = pf.qty, pf.avg_price, pf.mark
     symbols = data.symbols
 
+    # A run allocates many long-lived records (orders, events): the cyclic GC runs less often during the
+    # loop and skips the objects alive before it (candles, configs); both are restored afterwards.
+    # Reference counting still frees everything acyclic at once. Results do not depend on this.
     gc_threshold = gc.get_threshold()
-    gc.freeze()  # objects alive before the run (candles, configs) are not traversed by the cyclic GC
+    freeze = gc.get_freeze_count() == 0  # leave a caller's own gc.freeze() alone
+    if freeze:
+        gc.freeze()
     gc.set_threshold(max(gc_threshold[0], 50_000), 50, 100)
     try:
         _loop(strategy, ctx, brk, pf, tb, n, n_sym, ts, marks, funding, fund_bar, fund_rows, lows, highs, present,
               margin, cash, equity, positions, realized, unrealized, fees_cum, funding_cum, progress)
     finally:
         gc.set_threshold(*gc_threshold)
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
 
     fills_df = pd.DataFrame(books.fills, columns=FILL_COLUMNS)
     if ctx._records:
