@@ -16,10 +16,13 @@ from pathlib import Path
 from .config import Config, check_params
 from .data.align import MarketData, align
 from .data.store import load_symbol
+from .engine.funding import funding_matrix
+from .engine.intrabar import intrabar_matrix
 from .engine.loop import BacktestResult, run_backtest
 from .errors import ConfigError
 from .metrics import summarize
 from .strategy import Strategy
+from .timeframes import timeframe_to_ms
 
 
 def _load_module_from_file(file: Path, config_file: Path):
@@ -81,5 +84,8 @@ class Run:
 def run_config(config: Config, data_dir: str | Path = "data", progress=None) -> Run:
     strategy = build_strategy(config)
     market = load_market(config, data_dir)
-    result = run_backtest(strategy, market, config.broker, progress=progress)
+    funding = funding_matrix(config.broker, market.symbols, market.timestamps, timeframe_to_ms(market.timeframe),
+                             data_dir, config.data.exchange)
+    intrabar = intrabar_matrix(config.broker, market, data_dir, config.data.exchange)
+    result = run_backtest(strategy, market, config.broker, progress=progress, funding=funding, intrabar=intrabar)
     return Run(config, result, summarize(result, market=market), strategy, market)

@@ -31,9 +31,9 @@ def test_main_config_loads():
 
 
 @pytest.mark.parametrize("old, new, needle", [
-    ("fee_bps = 10.0", "fee_bps = 10.0\nfees = 3", "unknown key broker.fees"),
-    ("fee_bps = 10.0", "fee_bps = \"ten\"", "broker.fee_bps: expected a number"),
-    ("fee_bps = 10.0", "fee_bps = -1", "broker.fee_bps: must be >= 0"),
+    ("taker_fee_bps = 4.0", "taker_fee_bps = 4.0\nfees = 3", "unknown key broker.fees"),
+    ("taker_fee_bps = 4.0", "taker_fee_bps = \"ten\"", "broker.taker_fee_bps: expected a number"),
+    ("taker_fee_bps = 4.0", "taker_fee_bps = -1", "broker.taker_fee_bps: must be >= 0"),
     ("initial_cash = 10000.0", "initial_cash = 0", "broker.initial_cash: must be > 0"),
     ("timeframe = \"1h\"", "timeframe = \"1H\"", "unknown timeframe '1H'"),
     ("symbols = [\"BTC/USDT\", \"ETH/USDT\"]", "symbols = \"BTC/USDT\"", "data.symbols must be a non-empty list"),

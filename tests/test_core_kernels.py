@@ -34,6 +34,6 @@ def test_compiled_loop_matches_python_loop():
     def script(ctx):
         if ctx.bar == 0:
             ctx.order("A/X", 3.0)
-    py = run_script(script, {"A/X": df}, initial_cash=1000.0, fee_bps=7.5, slippage_bps=4.0)
+    py = run_script(script, {"A/X": df}, initial_cash=1000.0, taker_fee_bps=7.5, slippage_bps=4.0)
     nb = compiled_buy_and_hold(*(df[c].to_numpy() for c in ("open", "low", "high", "close")), 3.0, 7.5, 4.0, 1000.0)
     np.testing.assert_array_equal(py.equity, nb)  # bit-identical: same kernels, same order of operations

@@ -59,7 +59,7 @@ def run_pairs(frames, **over):
     params.update(over)
     from rmsbt.engine import BrokerConfig
     strat = PairsRMSprop(**params)
-    return strat, run_backtest(strat, align(frames, "1h"), BrokerConfig(initial_cash=10_000.0, fee_bps=5.0,
+    return strat, run_backtest(strat, align(frames, "1h"), BrokerConfig(initial_cash=10_000.0, taker_fee_bps=5.0,
                                                                         slippage_bps=1.0))
 
 

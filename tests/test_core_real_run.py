@@ -50,9 +50,13 @@ def test_summary_is_finite_and_consistent_with_files(real_run):
     assert m["pnl"] == pytest.approx(eq["equity"].iloc[-1] - 10_000.0, abs=1e-9)
     assert m["fees_paid"] == pytest.approx(fills["fee"].sum(), rel=1e-12)
     assert m["fills"] == len(fills) and m["trades"] > 0
-    # the cash column reconciles with the fills: cash_T = cash_0 − Σ(qty·price) − Σ fee
-    assert eq["cash"].iloc[-1] == pytest.approx(10_000.0 - (fills["qty"] * fills["price"]).sum() - fills["fee"].sum(),
-                                                abs=1e-6)
+    # the cash column reconciles with the fills and funding: cash_T = cash_0 − Σ(qty·price) − Σ fee − funding
+    assert m["funding_paid"] == pytest.approx(run.result.funding_paid, abs=1e-9)
+    assert eq["cash"].iloc[-1] == pytest.approx(
+        10_000.0 - (fills["qty"] * fills["price"]).sum() - fills["fee"].sum() - m["funding_paid"], abs=1e-6)
+    # the trade log adds up to the PnL (closed and open trades, net of fees and funding)
+    rt = pd.read_csv(out / "round_trips.csv")
+    assert rt["net_pnl"].sum() == pytest.approx(m["pnl"], abs=1e-6)
     # max drawdown recomputed from equity.csv with the initial cash as the first peak
     curve = np.concatenate([[10_000.0], eq["equity"].to_numpy()])
     peak = np.maximum.accumulate(curve)

@@ -243,7 +243,10 @@ def test_turnover_fees_exposure_by_hand():
     f = pd.DataFrame({"timestamp": [D, 2 * D], "bar": [1, 2], "symbol": ["A/X", "A/X"], "side": ["buy", "sell"],
                       "qty": [2.0, -2.0], "price": [100.0, 110.0], "fee": [0.2, 0.22], "realized_pnl": [0.0, 20.0],
                       "decided_bar": [0, 1]})
-    m = summarize(result([100.0, 99.8, 119.58], fills=f, positions=[[0.0], [2.0], [0.0]]))
+    trades = pd.DataFrame({"symbol": ["A/X"], "side": ["long"], "status": ["closed"], "entry_time": [D],
+                           "exit_time": [2 * D], "qty": [2.0], "entry_price": [100.0], "exit_price": [110.0],
+                           "gross_pnl": [20.0], "fees": [0.42], "funding": [0.0], "net_pnl": [20.0 - 0.42]})
+    m = summarize(result([100.0, 99.8, 119.58], fills=f, positions=[[0.0], [2.0], [0.0]]), trades=trades)
     assert m["turnover_quote"] == pytest.approx(420.0)  # |2·100| + |−2·110|
     assert m["turnover"] == pytest.approx(420.0 / ((100.0 + 99.8 + 119.58) / 3))  # ÷ mean of E_1..E_3
     assert m["fees_paid"] == pytest.approx(0.42) and m["funding_paid"] == 0.0

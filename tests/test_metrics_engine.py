@@ -10,7 +10,7 @@ import pytest
 from rmsbt.data.validate import validate_candles
 from rmsbt.engine.broker import BrokerConfig
 from rmsbt.engine.loop import run_backtest
-from rmsbt.metrics import closed_trades, summarize, trades_from_fills
+from rmsbt.metrics import closed_trades, summarize
 from rmsbt.strategy import Strategy
 from rmsbt.testing import candles, market
 
@@ -33,7 +33,7 @@ class BuyAbove(Strategy):
 
 def test_br29_no_trades_nan_ratios_no_exception(cases_dir):
     data = market({"X/USDT": case_candles(cases_dir, "BR-29")}, "1h")
-    res = run_backtest(BuyAbove(101.0), data, BrokerConfig(initial_cash=1000.0, fee_bps=0.0))
+    res = run_backtest(BuyAbove(101.0), data, BrokerConfig(initial_cash=1000.0, taker_fee_bps=0.0))
     m = summarize(res, market=data)
     assert m["trades"] == 0 and m["fills"] == 0
     assert math.isnan(m["win_rate"]) and math.isnan(m["profit_factor"]) and math.isnan(m["avg_trade"])
@@ -55,7 +55,7 @@ class BuyAtStart(Strategy):
 
 def test_br23_through_the_engine(cases_dir):
     data = market({"X/USDT": case_candles(cases_dir, "BR-23")}, "1d")
-    res = run_backtest(BuyAtStart(), data, BrokerConfig(initial_cash=1000.0, fee_bps=0.0))
+    res = run_backtest(BuyAtStart(), data, BrokerConfig(initial_cash=1000.0, taker_fee_bps=0.0))
     # 10 @ 100 = all cash; equity at closes 800, 600, 900, 1200, 1100
     assert res.equity.tolist() == [800.0, 600.0, 900.0, 1200.0, 1100.0]
     m = summarize(res, market=data)
@@ -90,7 +90,7 @@ class Churn(Strategy):
 
 def test_buy_and_hold_equal_weight_from_first_bar_open():
     data = two_symbols()
-    res = run_backtest(Churn(), data, BrokerConfig(initial_cash=1000.0, fee_bps=10.0))
+    res = run_backtest(Churn(), data, BrokerConfig(initial_cash=1000.0, taker_fee_bps=10.0))
     m = summarize(res, market=data)
     # A: open of bar 0 = 100 → last close 102: +2 %; B: open of its first bar (bar 1) = 50 → 55: +10 %
     assert m["per_symbol"]["A/USDT"]["buy_and_hold_return"] == pytest.approx(0.02)
@@ -101,7 +101,7 @@ def test_buy_and_hold_equal_weight_from_first_bar_open():
 
 def test_per_symbol_pnl_adds_up_and_closed_trades_match_cash_when_flat():
     data = two_symbols()
-    res = run_backtest(Churn(), data, BrokerConfig(initial_cash=1000.0, fee_bps=10.0, slippage_bps=5.0))
+    res = run_backtest(Churn(), data, BrokerConfig(initial_cash=1000.0, taker_fee_bps=10.0, slippage_bps=5.0))
     m = summarize(res, market=data)
     total = sum(v["pnl"] for v in m["per_symbol"].values())
     assert total == pytest.approx(m["pnl"], abs=1e-9)  # cash-flow identity
@@ -109,9 +109,9 @@ def test_per_symbol_pnl_adds_up_and_closed_trades_match_cash_when_flat():
     turnover = float((res.fills["qty"].abs() * res.fills["price"]).sum())
     assert m["turnover_quote"] == pytest.approx(turnover) and m["turnover"] == pytest.approx(turnover / res.equity.mean())
     # A: long 2, reduce to 1, flip to short 1 (closes the long, opens a short); B: short 3 → 1 closed, 2 open
-    tr = trades_from_fills(res.fills)
+    tr = res.trades  # the broker's trade log
     assert len(closed_trades(tr)) == 1 and m["trades"] == 1 and m["open_trades"] == 2
-    assert tr.loc[tr["is_open"], "side"].tolist() == ["short", "short"]
+    assert tr.loc[tr["status"] == "open", "side"].tolist() == ["short", "short"]
 
 
 class OpenClose(Strategy):
@@ -124,7 +124,7 @@ class OpenClose(Strategy):
 
 def test_closed_round_trip_net_pnl_equals_equity_change():
     data = two_symbols()
-    res = run_backtest(OpenClose(), data, BrokerConfig(initial_cash=1000.0, fee_bps=10.0, slippage_bps=3.0))
+    res = run_backtest(OpenClose(), data, BrokerConfig(initial_cash=1000.0, taker_fee_bps=10.0, slippage_bps=3.0))
     m = summarize(res, market=data)
     assert m["trades"] == 1 and m["open_trades"] == 0
     # flat at the end: the single trade's net PnL is the whole PnL of the run

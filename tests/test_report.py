@@ -66,17 +66,15 @@ def test_report_cli_rebuilds_from_the_files_alone(run_dir, tmp_path, capsys):
         assert (only / png_name).read_bytes() == (run_dir / png_name).read_bytes()
 
 
-def test_round_trips_csv_optional(run_dir, tmp_path):
-    """An older run folder without round_trips.csv: the report derives the trades from trades.csv."""
+def test_round_trips_csv_required(run_dir, tmp_path):
+    """The trade log is the broker's (round_trips.csv); a folder without it is refused, naming the file."""
     d = tmp_path / "old"
     d.mkdir()
     for f in RUN_FILES:
         if f != "round_trips.csv":
             shutil.copy(run_dir / f, d / f)
-    write_report(d)
-    html = (d / REPORT_FILE).read_text(encoding="utf-8")
-    n = len(pd.read_csv(run_dir / "round_trips.csv"))
-    assert f"{n:,} trades" in html
+    with pytest.raises(ReportError, match="round_trips.csv: missing"):
+        write_report(d)
 
 
 def test_report_errors_are_one_line(tmp_path, capsys):

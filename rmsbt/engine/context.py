@@ -7,10 +7,26 @@ a bar shows NaN there (``ctx.present(symbol)`` says whether it traded).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..data.align import MarketData
-from .orders import Order, OrderKind
+from .broker import set_band, touch_band_py
+from .broker_nb import LIMIT, MARKET, MOC, STOP, STOP_LIMIT, TARGET
+from .orders import CANCELLED, DONE, NEVER, TARGET_NOTIONAL, TARGET_PERCENT, TARGET_QTY, Order
+
+
+_INF = (math.inf, -math.inf)
+
+
+def _price(v, name: str) -> float:
+    if v is None:
+        return math.nan
+    p = float(v)
+    if not (math.isfinite(p) and p > 0.0):
+        raise ValueError(f"{name} price must be a finite number > 0, got {v!r}")
+    return p
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -20,8 +36,13 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 class Context:
-    def __init__(self, data: MarketData, portfolio, timeframe_ms: int):
+    def __init__(self, data: MarketData, portfolio, timeframe_ms: int, broker):
         self._data = data
+        self._broker = broker
+        self._events = broker.books.events
+        self._all: list[Order] = []
+        self._sym_index = {name: i for i, name in enumerate(data.symbols)}
+        self._close_rows = data.close.tolist()  # python floats: ctx.price without numpy indexing
         self._portfolio = portfolio
         self._tf = timeframe_ms
         self._hist = {f: _readonly(getattr(data, f)) for f in ("open", "high", "low", "close", "volume")}
@@ -68,7 +89,11 @@ class Context:
 
     def price(self, symbol: str) -> float:
         """This bar's close of ``symbol`` (NaN if the symbol has no bar now)."""
-        return float(self._hist["close"][self._data.index(symbol), self.bar])
+        try:
+            return self._close_rows[self._sym_index[symbol]][self.bar]
+        except KeyError:
+            self._data.index(symbol)  # raises the KeyError naming the symbols
+            raise
 
     def present(self, symbol: str) -> bool:
         return bool(self._present[self._data.index(symbol), self.bar])
@@ -87,25 +112,149 @@ class Context:
         return self._portfolio.equity()
 
     # --- orders ---------------------------------------------------------------------------------
-    def _submit(self, symbol: str, kind: OrderKind, quantity: float) -> Order:
+    def _submit(self, symbol: str, kind: int, quantity: float, *, stop=None, limit=None,
+                target_mode: int = TARGET_QTY, expire_after: int | None = None, reduce_only: bool = False,
+                on_partial: str = "keep", stop_loss=None, take_profit=None, tag=None) -> Order:
         q = float(quantity)
-        if not np.isfinite(q):
+        if q != q or q in _INF:
             raise ValueError(f"order quantity for {symbol} must be finite, got {quantity!r}")
-        o = Order(self._data.index(symbol), kind, q, self.bar, self._next_id)
+        if q == 0.0 and kind != TARGET:
+            raise ValueError(f"order quantity for {symbol} must not be 0")
+        st = math.nan if stop is None else _price(stop, "stop")
+        lm = math.nan if limit is None else _price(limit, "limit")
+        if expire_after is not None and (not isinstance(expire_after, int) or isinstance(expire_after, bool)
+                                         or expire_after < 1):
+            raise ValueError(f"expire_after must be an integer >= 1 (bars), got {expire_after!r}")
+        if on_partial != "keep" and on_partial != "cancel":
+            raise ValueError(f"on_partial must be 'keep' or 'cancel', got {on_partial!r}")
+        try:
+            s = self._sym_index[symbol]
+        except KeyError:
+            s = self._data.index(symbol)  # raises the KeyError naming the symbols
+        o = Order(s, kind, q, self.bar, self._next_id, st, lm)
+        if target_mode != TARGET_QTY:
+            o.target_mode = target_mode
+        if expire_after is not None:
+            o.expire_bar = self.bar + expire_after
+        if reduce_only:
+            o.reduce_only = True
+        if on_partial != "keep":
+            o.keep_remainder = False
+        if tag is not None:
+            o.tag = tag
+        o.band_lo, o.band_hi = touch_band_py(kind, q, st, lm, False)
         self._next_id += 1
         self._pending.append(o)
+        self._all.append(o)
+        self._broker.event(self.bar, o, "submitted", q, st if kind == STOP or kind == STOP_LIMIT else lm)
+        if stop_loss is not None or take_profit is not None:
+            if kind == TARGET:
+                raise ValueError("stop_loss / take_profit attach to quantity orders, not to target orders")
+            kids = []
+            for k, px in ((STOP, stop_loss), (LIMIT, take_profit)):
+                if px is None:
+                    continue
+                p = _price(px, "stop_loss" if k == STOP else "take_profit")
+                c = Order(s, k, -q, self.bar, self._next_id, p if k == STOP else math.nan,
+                          p if k == LIMIT else math.nan)
+                c.reduce_only, c.tag = True, tag
+                c.active_bar = NEVER  # armed when the entry fills
+                c.parent = o
+                set_band(c)
+                self._next_id += 1
+                self._pending.append(c)
+                self._all.append(c)
+                self._broker.event(self.bar, c, "submitted", -q, p, f"protective order of {o.id}")
+                kids.append(c)
+            if len(kids) == 2:
+                kids[0].oco, kids[1].oco = kids[1], kids[0]
+            o.children = tuple(kids)
         return o
 
-    def order(self, symbol: str, quantity: float) -> Order:
-        """Market order: buy (> 0) or sell (< 0) ``quantity`` at the next bar's open."""
-        return self._submit(symbol, OrderKind.MARKET, quantity)
+    def order(self, symbol: str, quantity: float, *, limit: float | None = None, stop: float | None = None,
+              expire_after: int | None = None, reduce_only: bool = False, on_partial: str = "keep",
+              stop_loss: float | None = None, take_profit: float | None = None, tag=None) -> Order:
+        """Buy (> 0) or sell (< 0) ``quantity``. No price: market order at the next bar's open; ``limit``:
+        limit order; ``stop``: stop-market; both: stop-limit. ``stop_loss`` / ``take_profit`` attach a
+        bracket (reduce-only protective orders, one cancels the other, armed when this order fills).
+        ``expire_after``: the order may fill on the next ``k`` bars only (default: good till cancelled).
+        ``on_partial``: after a volume-capped partial fill ``"keep"`` the rest working or ``"cancel"`` it."""
+        kind = (MARKET if stop is None else STOP) if limit is None else (LIMIT if stop is None else STOP_LIMIT)
+        if (expire_after is None and not reduce_only and on_partial == "keep" and stop_loss is None
+                and take_profit is None and tag is None):  # the common case, kept cheap
+            s = self._sym_index.get(symbol)
+            q = float(quantity)
+            if s is not None and q == q and q not in _INF and q != 0.0:
+                st = math.nan if stop is None else _price(stop, "stop")
+                lm = math.nan if limit is None else _price(limit, "limit")
+                o = Order(s, kind, q, self.bar, self._next_id, st, lm)
+                o.band_lo, o.band_hi = touch_band_py(kind, q, st, lm, False)
+                self._next_id += 1
+                self._pending.append(o)
+                self._all.append(o)
+                self._events.append((self.bar, o, None, "submitted", q, st if stop is not None else lm, ""))
+                return o
+        return self._submit(symbol, kind, quantity, stop=stop, limit=limit, expire_after=expire_after,
+                            reduce_only=reduce_only, on_partial=on_partial, stop_loss=stop_loss,
+                            take_profit=take_profit, tag=tag)
 
-    def order_target(self, symbol: str, target: float) -> Order:
-        """Bring the position of ``symbol`` to ``target`` (signed) at the next bar's open."""
-        return self._submit(symbol, OrderKind.TARGET, target)
+    def order_on_close(self, symbol: str, quantity: float, **kw) -> Order:
+        """Market-on-close: executes at the close of the next bar (never at the close just seen)."""
+        return self._submit(symbol, MOC, quantity, **kw)
 
-    def cancel_all(self) -> None:
-        self._pending.clear()
+    def order_target(self, symbol: str, target: float, **kw) -> Order:
+        """Bring the position of ``symbol`` to ``target`` (signed quantity) at the next bar's open."""
+        return self._submit(symbol, TARGET, target, **kw)
+
+    def order_target_notional(self, symbol: str, notional: float, **kw) -> Order:
+        """Target a signed position value in quote currency, converted at the fill bar's open."""
+        return self._submit(symbol, TARGET, notional, target_mode=TARGET_NOTIONAL, **kw)
+
+    def order_target_percent(self, symbol: str, fraction: float, **kw) -> Order:
+        """Target ``fraction`` of equity (signed; 0.5 = half the equity long), converted at the fill bar's
+        open with the equity marked at that open."""
+        return self._submit(symbol, TARGET, fraction, target_mode=TARGET_PERCENT, **kw)
+
+    def cancel(self, order: Order) -> bool:
+        """Cancel a working order (and its unarmed protective orders). False if it was no longer working."""
+        if order.status in DONE:
+            return False
+        if order.children:
+            self._broker.close_order(self.bar, order, CANCELLED, "cancelled by the strategy")
+        else:
+            order.status, order.reason = CANCELLED, "cancelled by the strategy"
+            self._events.append((self.bar, order, None, CANCELLED, math.nan, math.nan, order.reason))
+        return True  # the loop drops it from the working list before the next bar
+
+    def cancel_all(self, symbol: str | None = None) -> None:
+        s = None if symbol is None else self._data.index(symbol)
+        for o in list(self._pending):
+            if (s is None or o.symbol == s) and o.status not in DONE:
+                self._broker.close_order(self.bar, o, CANCELLED, "cancelled by the strategy")
+        self._pending = [o for o in self._pending if o.status not in DONE]
+
+    def replace(self, order: Order, *, quantity: float | None = None, limit: float | None = None,
+                stop: float | None = None) -> Order:
+        """Cancel ``order`` and submit a copy with the given changes, decided now (fills from the next bar).
+        The new quantity defaults to what the old order had left."""
+        if order.status in DONE:
+            raise ValueError(f"order {order.id} is {order.status}; only working orders can be replaced")
+        sl = next((c.stop for c in order.children if c.kind == STOP), None)
+        tp = next((c.limit for c in order.children if c.kind == LIMIT), None)
+        q = order.remaining if quantity is None else quantity
+        self._broker.close_order(self.bar, order, CANCELLED, "replaced")
+        self._pending = [o for o in self._pending if o.status not in DONE]
+        keep = lambda v: None if v != v else v  # noqa: E731
+        return self._submit(self._data.symbols[order.symbol], order.kind, q,
+                            stop=keep(order.stop) if stop is None else stop,
+                            limit=keep(order.limit) if limit is None else limit, target_mode=order.target_mode,
+                            expire_after=None if order.expire_bar >= NEVER else max(1, order.expire_bar - self.bar),
+                            reduce_only=order.reduce_only, on_partial="keep" if order.keep_remainder else "cancel",
+                            stop_loss=sl, take_profit=tp, tag=order.tag)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        s = None if symbol is None else self._data.index(symbol)
+        return [o for o in self._pending if o.status not in DONE and (s is None or o.symbol == s)]
 
     # --- records --------------------------------------------------------------------------------
     def record(self, **values: float) -> None:

@@ -43,3 +43,35 @@ def mark_equity(cash, qty, mark):
         if qty[i] != 0.0:
             eq += qty[i] * mark[i]
     return eq
+
+
+@njit(cache=True, nogil=True)
+def funding_payment(cash, qty, sym, mark_price, rate):
+    """Book one funding payment of symbol ``sym`` and return what the account paid (< 0: received).
+
+    ``paid = qty · mark_price · rate`` (a long pays a positive rate, a short receives it), taken from
+    ``cash[0]``. ``mark_price`` is the close of the bar at whose close the funding time falls.
+    """
+    paid = qty[sym] * mark_price * rate
+    cash[0] -= paid
+    return paid
+
+
+@njit(cache=True, nogil=True)
+def posted_margin(qty, avg_price, leverage):
+    """Initial margin posted by all positions (isolated): ``Σ |qty[i]| · avg[i] / leverage[i]``."""
+    m = 0.0
+    for i in range(qty.shape[0]):
+        if qty[i] != 0.0:
+            m += abs(qty[i]) * avg_price[i] / leverage[i]
+    return m
+
+
+@njit(cache=True, nogil=True)
+def unrealized_pnl(qty, avg_price, mark):
+    """``Σ qty[i] · (mark[i] − avg[i])``."""
+    u = 0.0
+    for i in range(qty.shape[0]):
+        if qty[i] != 0.0:
+            u += qty[i] * (mark[i] - avg_price[i])
+    return u

@@ -16,7 +16,7 @@ from ..timeframes import timeframe_to_ms
 from .drawdown import drawdown_stats
 from .returns import (annual_volatility, cagr, calmar_ratio, equity_curve, periods_per_year_for, sharpe_ratio,
                       simple_returns, sortino_ratio)
-from .trades import closed_trades, trade_stats, trades_from_fills
+from .trades import TRADE_COLUMNS, closed_trades, trade_stats
 
 DAY_MS = 86_400_000
 
@@ -69,21 +69,11 @@ def buy_and_hold(start_prices: np.ndarray, closes: np.ndarray, initial_cash: flo
     return float(initial_cash) * v.mean(axis=0), v[:, -1] - 1.0
 
 
-def symbol_pnl(fills: pd.DataFrame, symbol: str, final_qty: float, last_close: float) -> float:
-    """Total PnL of one symbol (realised and unrealised, net of fees): ``−Σ qty·price − Σ fee +
-    q_end · last close``. The symbols' PnLs add up to the run's PnL (cash-flow identity)."""
-    f = fills.loc[fills["symbol"] == symbol]
-    flows = -(f["qty"] * f["price"]).sum() - f["fee"].sum() if len(f) else 0.0
-    return float(flows + (final_qty * last_close if final_qty != 0.0 else 0.0))
-
-
 def trade_log(result) -> pd.DataFrame:
-    """The run's per-trade log: the broker's own (``result.trades``, if it has one with ``net_pnl``),
-    else :func:`~rmsbt.metrics.trades.trades_from_fills` of the fill log. The one place that chooses."""
+    """The run's per-trade log: the broker's (``result.trades``, see :mod:`rmsbt.engine.trades`); an
+    empty log for a hand-made result without one."""
     trades = getattr(result, "trades", None)
-    if isinstance(trades, pd.DataFrame) and "net_pnl" in trades.columns:
-        return trades
-    return trades_from_fills(result.fills)
+    return trades if trades is not None else pd.DataFrame(columns=TRADE_COLUMNS)
 
 
 def summarize(result, *, market=None, periods_per_year: float | None = None, risk_free: float = 0.0,
@@ -170,7 +160,6 @@ def summarize(result, *, market=None, periods_per_year: float | None = None, ris
         closes = market.close[:, :n]
         bh_curve, bh_sym = buy_and_hold(opens0, closes, initial)
         m["buy_and_hold_return"] = float(bh_curve[-1] / initial - 1.0)
-        last_close = forward_filled(closes)[:, -1]
         per = {}
         closed = closed_trades(trades)
         for j, s in enumerate(result.symbols):
@@ -178,12 +167,15 @@ def summarize(result, *, market=None, periods_per_year: float | None = None, ris
             sf = fills.loc[fills["symbol"] == s]
             e_bars, e_time = exposure(pos[:, j], ts, tf_ms)
             per[s] = {
-                "pnl": symbol_pnl(fills.loc[fills["timestamp"] <= ts[-1]], s, float(pos[-1, j]), float(last_close[j])),
+                # Σ net_pnl of the symbol's trades, closed and open (the broker's log: realized + unrealized
+                # − fees − funding); the symbols' PnLs add up to the run's PnL
+                "pnl": float(trades.loc[trades["symbol"] == s, "net_pnl"].sum()),
                 "trades": int(len(mine)),
                 "win_rate": float((mine["net_pnl"] > 0).mean()) if len(mine) else math.nan,
                 "net_pnl_closed_trades": float(mine["net_pnl"].sum()) if len(mine) else 0.0,
                 "fills": int(len(sf)),
                 "fees_paid": float(sf["fee"].sum()) if len(sf) else 0.0,
+                "funding_paid": float(trades.loc[trades["symbol"] == s, "funding"].sum()) if len(trades) else 0.0,
                 "turnover_quote": float((sf["qty"].abs() * sf["price"]).sum()) if len(sf) else 0.0,
                 "exposure": e_bars,
                 "exposure_time": e_time,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..data.store import symbol_to_stem
 from ..errors import RmsbtError
-from ..metrics import trades_from_fills
+from ..metrics import TRADE_COLUMNS
 from ..timeframes import timeframe_to_ms
 
 
@@ -101,8 +101,9 @@ def load_run(folder: str | Path) -> RunData:
         raise ReportError(f"{folder / 'equity.csv'}: needs rows with columns timestamp and equity")
     fills = _read_csv(folder / "trades.csv")
     params = _read_csv(folder / "params.csv", required=False)
-    trades = _read_csv(folder / "round_trips.csv", required=False)
-    if trades is None or "net_pnl" not in trades.columns:
-        trades = trades_from_fills(fills) if len(fills) else trades_from_fills(pd.DataFrame(
-            columns=["timestamp", "symbol", "qty"]))
+    trades = _read_csv(folder / "round_trips.csv")
+    if trades.empty:
+        trades = pd.DataFrame(columns=TRADE_COLUMNS)
+    elif "net_pnl" not in trades.columns:
+        raise ReportError(f"{folder / 'round_trips.csv'}: no net_pnl column (not a trade log written by rmsbt)")
     return RunData(folder, summary, equity, fills, trades, params if params is not None else pd.DataFrame())
