@@ -1,5 +1,5 @@
 """Online parameter updaters (RMSprop; later others of the same shape)."""
 
-from .rmsprop import RMSprop, RMSpropState
+from .rmsprop import PRESETS, NonFiniteGradientError, RMSprop, RMSpropState
 
-__all__ = ["RMSprop", "RMSpropState"]
+__all__ = ["PRESETS", "NonFiniteGradientError", "RMSprop", "RMSpropState"]

@@ -422,6 +422,11 @@ class RMSprop:
         raise ValueError(f"RMSprop.step: the updater holds state for {self._n} parameters, "
                          f"got {params_a.shape[0]}")
 
+    @property
+    def last_lr(self) -> np.ndarray:
+        """Learning rate of the last update, one per parameter group (before any update: the first's)."""
+        return self._HP[:, nb.HP_LR_LAST].copy()
+
     def effective_lr(self, out: np.ndarray | None = None) -> np.ndarray:
         """Per-parameter effective step size ``lr / D`` (float64): lr of the last update and
         D = √(var + ε_in) + ε_out from the current state, the divisor the next update would use

@@ -85,17 +85,6 @@ def _cast_like_impl(x, arr):
     return lambda x, arr: np.float64(x)
 
 
-def same_dtype(a, b):  # pragma: no cover - replaced by the overload inside compiled code
-    """True when both arrays have the same dtype; a compile-time constant."""
-    raise NotImplementedError
-
-
-@overload(same_dtype)
-def _same_dtype_impl(a, b):
-    res = a.dtype == b.dtype
-    return lambda a, b: res
-
-
 @intrinsic
 def fma(typingctx, a, b, c):
     """``a·b + c`` rounded once (IEEE fused multiply-add, ``llvm.fma``), for three floats of one type.
@@ -261,6 +250,22 @@ def _pre_clip(g, zero_policy, clipv64, clipv, zero):
     return g
 
 
+def _typed_step(params, grads, S, HP, offsets, ctr, lr_table):  # pragma: no cover - compiled only
+    raise NotImplementedError
+
+
+@overload(_typed_step)
+def _typed_step_impl(params, grads, S, HP, offsets, ctr, lr_table):
+    """Choose at compile time: arrays of the state's dtype and 1-D → the update; anything else → a
+    kernel that only returns STATUS_DTYPE / STATUS_SHAPE (so a mismatch never compiles mixed math)."""
+    ok_arrays = isinstance(params, types.Array) and isinstance(grads, types.Array)
+    if not ok_arrays or params.dtype != S.dtype or grads.dtype != S.dtype:
+        return lambda params, grads, S, HP, offsets, ctr, lr_table: STATUS_DTYPE
+    if params.ndim != 1 or grads.ndim != 1:
+        return lambda params, grads, S, HP, offsets, ctr, lr_table: STATUS_SHAPE
+    return lambda params, grads, S, HP, offsets, ctr, lr_table: _step_body(params, grads, S, HP, offsets, ctr, lr_table)
+
+
 @njit(cache=True, nogil=True)
 def rmsprop_step(params, grads, S, HP, offsets, ctr, lr_table):
     """One RMSprop update of every parameter group, in place; returns a STATUS_* code.
@@ -285,8 +290,11 @@ def rmsprop_step(params, grads, S, HP, offsets, ctr, lr_table):
     lr = scheduled_lr(HP[j], k, lr_table, j), recorded in HP[j, HP_LR_LAST]. Non-finite gradients
     are looked for first (policy raise/skip) so that a refused update changes nothing.
     """
-    if not (same_dtype(params, S) and same_dtype(grads, S)):
-        return STATUS_DTYPE
+    return _typed_step(params, grads, S, HP, offsets, ctr, lr_table)
+
+
+@njit(cache=True, nogil=True)
+def _step_body(params, grads, S, HP, offsets, ctr, lr_table):
     n = params.shape[0]
     ng = HP.shape[0]
     if grads.shape[0] != n or S.shape[1] != n or S.shape[0] < N_ROWS or offsets[ng] != n:
