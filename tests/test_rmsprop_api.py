@@ -220,10 +220,10 @@ def test_nonfinite_zero_policy_treats_bad_entries_as_zero():
 
 # ---------------------------------------------------------------- compiled use
 @njit(cache=False)
-def _compiled_loop(theta, grads_seq, S, HP, off, ctr, lrt):
+def _compiled_loop(theta, grads_seq, S, M):
     """A compiled strategy loop: gradient from data, one kernel call per bar."""
     for r in range(grads_seq.shape[0]):
-        status = rmsprop_nb.rmsprop_step(theta, grads_seq[r], S, HP, off, ctr, lrt)
+        status = rmsprop_nb.rmsprop_step(theta, grads_seq[r], S, M)
         if status != rmsprop_nb.STATUS_OK:
             return r
     return -1

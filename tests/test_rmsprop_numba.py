@@ -50,10 +50,10 @@ PROBE = textwrap.dedent(r"""
                 for _ in range(50):
                     opt.step(th, rng.standard_normal(5).astype(dtype))
                 out.append(th.tobytes().hex() + opt.effective_lr().tobytes().hex())
-                S, HP, off, ctr, lrt = opt.kernel_args()
+                S, M = opt.kernel_args()
                 seq = rng.standard_normal((3, 5)).astype(dtype)
                 from rmsbt.adapt import rmsprop_nb
-                rmsprop_nb.rmsprop_run(th, seq, S, HP, off, ctr, lrt, np.empty_like(seq))
+                rmsprop_nb.rmsprop_run(th, seq, S, M, np.empty_like(seq))
                 out.append(th.tobytes().hex())
         return out
     t0 = time.perf_counter(); first = exercise(); t_first = time.perf_counter() - t0

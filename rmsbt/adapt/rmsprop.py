@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from numba.core.errors import TypingError
 
 from ..errors import ConfigError, RmsbtError
 from . import rmsprop_nb as nb
@@ -33,6 +34,7 @@ from . import rmsprop_nb as nb
 __all__ = ["NonFiniteGradientError", "PRESETS", "RMSprop", "RMSpropState"]
 
 STATE_FORMAT = "rmsbt.RMSprop/1"
+_kernel_step = nb.rmsprop_step  # module global: one lookup less per step
 
 
 class NonFiniteGradientError(RmsbtError, FloatingPointError):
@@ -179,18 +181,18 @@ class RMSpropState:
     ``momentum_buffer`` (momentum only), ``step`` (updates applied), ``n_skipped`` (updates refused
     by ``nonfinite="skip"``). The arrays are live views; :meth:`copy` takes a snapshot."""
 
-    def __init__(self, S: np.ndarray, ctr: np.ndarray):
+    def __init__(self, S: np.ndarray, M: np.ndarray):
         self._S = S
-        self._ctr = ctr
+        self._M = M
 
     v = property(lambda self: self._S[nb.ROW_V])
     grad_mean = property(lambda self: self._S[nb.ROW_M])
     momentum_buffer = property(lambda self: self._S[nb.ROW_B])
-    step = property(lambda self: int(self._ctr[nb.CTR_STEP]))
-    n_skipped = property(lambda self: int(self._ctr[nb.CTR_SKIPPED]))
+    step = property(lambda self: int(self._M[0, nb.C_STEP]))
+    n_skipped = property(lambda self: int(self._M[0, nb.C_SKIPPED]))
 
     def copy(self) -> "RMSpropState":
-        return RMSpropState(self._S.copy(), self._ctr.copy())
+        return RMSpropState(self._S.copy(), self._M.copy())
 
     def __repr__(self) -> str:
         return (f"RMSpropState(step={self.step}, n_skipped={self.n_skipped}, v={self.v!r}, "
@@ -251,10 +253,7 @@ class RMSprop:
         self._n = None
         # placeholders: the kernel answers STATUS_SHAPE until init() allocates the real state
         self._S = np.zeros((nb.N_ROWS, 0), dtype=_DTYPES[dtype])
-        self._HP = np.zeros((1, nb.N_HP))
-        self._off = np.array([0, -1], dtype=np.int64)
-        self._ctr = np.zeros(nb.N_CTR, dtype=np.int64)
-        self._lrt = np.zeros((1, 1))
+        self._M = np.zeros((1, nb.N_HP))  # no group row: the kernel answers STATUS_SHAPE
 
     # ------------------------------------------------------------------ construction helpers
     @staticmethod
@@ -322,11 +321,11 @@ class RMSprop:
             raise _err("groups", f"sizes add up to {sum(sizes)} but there are {n} parameters", sizes)
         dt = _DTYPES[self.dtype]
         S = np.zeros((nb.N_ROWS, n), dtype=dt)
-        HP = np.zeros((len(groups), nb.N_HP))
+        L = max([len(g["lr_schedule"]) for g in groups if isinstance(g["lr_schedule"], list)] or [0])
+        M = np.zeros((1 + len(groups), nb.N_HP + L))
+        M[0, nb.C_POLICY] = _POLICIES[self.nonfinite]
         off = np.zeros(len(groups) + 1, dtype=np.int64)
         off[1:] = np.cumsum(sizes)
-        L = max([len(g["lr_schedule"]) for g in groups if isinstance(g["lr_schedule"], list)] or [1])
-        lrt = np.zeros((len(groups), L))
         S[nb.ROW_LO] = -np.inf
         S[nb.ROW_HI] = np.inf
         base_bounds = self._base["bounds"]
@@ -334,7 +333,8 @@ class RMSprop:
             self._fill_bounds(S, 0, n, base_bounds, "bounds")
         for j, g in enumerate(groups):
             a, b = off[j], off[j + 1]
-            hp = HP[j]
+            hp = M[1 + j]
+            hp[nb.HP_START], hp[nb.HP_END] = a, b
             hp[nb.HP_LR] = g["lr"]
             hp[nb.HP_DECAY] = g["decay"]
             hp[nb.HP_OMR] = 1 - g["decay"]
@@ -348,28 +348,29 @@ class RMSprop:
             hp[nb.HP_BIAS] = g["bias_correction"]
             hp[nb.HP_CLIPV] = g["clip_value"] or 0.0
             hp[nb.HP_CLIPN] = g["clip_norm"] or 0.0
-            hp[nb.HP_POLICY] = _POLICIES[self.nonfinite]
             hp[nb.HP_V0] = g["initial_accumulator"]
             sched = g["lr_schedule"]
             if isinstance(sched, list):
                 hp[nb.HP_SCHED] = nb.SCHED_ARRAY
                 hp[nb.HP_NLR] = len(sched)
-                lrt[j, : len(sched)] = sched
+                hp[nb.N_HP: nb.N_HP + len(sched)] = sched
             elif isinstance(sched, dict):
                 hp[nb.HP_SCHED] = _SCHED_KINDS[sched["kind"]]
                 hp[nb.HP_SRATE] = sched["rate"]
                 hp[nb.HP_SSTEPS] = sched["steps"]
                 hp[nb.HP_SSTAIR] = sched["staircase"]
-            hp[nb.HP_LR_LAST] = nb.scheduled_lr.py_func(hp, 0, lrt, j)
+            hp[nb.HP_LR_LAST] = nb.scheduled_lr.py_func(M, 1 + j, 0)
             S[nb.ROW_V, a:b] = g["initial_accumulator"]
+            plain_cols = (nb.HP_MOMENTUM, nb.HP_WD, nb.HP_MAXIMIZE, nb.HP_CENTERED, nb.HP_BIAS, nb.HP_CLIPV,
+                          nb.HP_CLIPN)
             if self._groups is not None and g["bounds"] is not None:
                 self._fill_bounds(S, a, b, g["bounds"], f"groups[{j}].bounds")
             if g["bounds"] is not None or base_bounds is not None:
                 hp[nb.HP_BOUNDS] = 1.0
-        self._S, self._HP, self._off, self._lrt = S, HP, off, lrt
-        self._ctr = np.zeros(nb.N_CTR, dtype=np.int64)
+            hp[nb.HP_PLAIN] = float(not any(hp[c] != 0.0 for c in plain_cols + (nb.HP_BOUNDS,)))
+        self._S, self._M = S, M
         self._n = n
-        self.state = RMSpropState(self._S, self._ctr)
+        self.state = RMSpropState(S, M)
         return self.state
 
     @staticmethod
@@ -381,18 +382,21 @@ class RMSprop:
             S[row, a:b] = x
 
     def kernel_args(self) -> tuple:
-        """``(S, HP, offsets, ctr, lr_table)``: the live state for a compiled loop calling
-        ``rmsprop_nb.rmsprop_step(params, grads, *opt.kernel_args())`` (call :meth:`init` first)."""
+        """``(S, M)``: the live state for a compiled loop calling
+        ``rmsprop_nb.rmsprop_step(params, grads, S, M)`` (call :meth:`init` first)."""
         if self._n is None:
             raise RmsbtError("RMSprop.kernel_args: call init(n_params) first")
-        return self._S, self._HP, self._off, self._ctr, self._lrt
+        return self._S, self._M
 
     # ------------------------------------------------------------------ update
     def step(self, params: np.ndarray, grads: np.ndarray) -> np.ndarray:
         """Update the 1-D array ``params`` in place from ``grads`` and return it (one kernel call).
 
         The first call allocates the state (``init(len(params))``) if :meth:`init` was not called."""
-        status = nb.rmsprop_step(params, grads, self._S, self._HP, self._off, self._ctr, self._lrt)
+        try:
+            status = _kernel_step(params, grads, self._S, self._M)
+        except TypingError:  # not 1-D float arrays of the updater's dtype: no kernel for them
+            status = nb.STATUS_DTYPE
         if status:
             return self._not_applied(status, params, grads)
         return params
@@ -400,9 +404,9 @@ class RMSprop:
     def _not_applied(self, status, params, grads):
         if status == nb.STATUS_SKIPPED:
             return params
-        k = int(self._ctr[nb.CTR_STEP])
+        k = int(self._M[0, nb.C_STEP])
         if status == nb.STATUS_NONFINITE:
-            i = int(self._ctr[nb.CTR_BAD])
+            i = int(self._M[0, nb.C_BAD])
             raise NonFiniteGradientError(
                 f"RMSprop: non-finite gradient grads[{i}] = {grads[i]!r} at update {k + 1} "
                 f"({k} applied); state left unchanged (nonfinite='raise')")
@@ -425,7 +429,7 @@ class RMSprop:
     @property
     def last_lr(self) -> np.ndarray:
         """Learning rate of the last update, one per parameter group (before any update: the first's)."""
-        return self._HP[:, nb.HP_LR_LAST].copy()
+        return self._M[1:, nb.HP_LR_LAST].copy()
 
     def effective_lr(self, out: np.ndarray | None = None) -> np.ndarray:
         """Per-parameter effective step size ``lr / D`` (float64): lr of the last update and
@@ -435,7 +439,7 @@ class RMSprop:
             raise RmsbtError("RMSprop.effective_lr: no state yet (call init or step first)")
         if out is None:
             out = np.empty(self._n)
-        nb.rmsprop_effective_lr(self._S, self._HP, self._off, self._ctr, out)
+        nb.rmsprop_effective_lr(self._S, self._M, out)
         return out
 
     # ------------------------------------------------------------------ persistence
@@ -447,12 +451,12 @@ class RMSprop:
             "format": STATE_FORMAT,
             "config": self.get_config(),
             "n_params": self._n,
-            "step": int(self._ctr[nb.CTR_STEP]),
-            "n_skipped": int(self._ctr[nb.CTR_SKIPPED]),
+            "step": int(self._M[0, nb.C_STEP]),
+            "n_skipped": int(self._M[0, nb.C_SKIPPED]),
             "v": self._S[nb.ROW_V].copy(),
             "grad_mean": self._S[nb.ROW_M].copy(),
             "momentum_buffer": self._S[nb.ROW_B].copy(),
-            "lr_last": self._HP[:, nb.HP_LR_LAST].copy(),
+            "lr_last": self._M[1:, nb.HP_LR_LAST].copy(),
         }
 
     def load_state_dict(self, d: dict) -> None:
@@ -468,9 +472,9 @@ class RMSprop:
                 raise ConfigError(f"RMSprop state {key}: expected {fresh._n} {fresh.dtype} values, "
                                   f"got shape {arr.shape} dtype {arr.dtype}")
             fresh._S[row] = arr
-        fresh._ctr[nb.CTR_STEP] = int(d["step"])
-        fresh._ctr[nb.CTR_SKIPPED] = int(d["n_skipped"])
-        fresh._HP[:, nb.HP_LR_LAST] = np.asarray(d["lr_last"], dtype=np.float64)
+        fresh._M[0, nb.C_STEP] = int(d["step"])
+        fresh._M[0, nb.C_SKIPPED] = int(d["n_skipped"])
+        fresh._M[1:, nb.HP_LR_LAST] = np.asarray(d["lr_last"], dtype=np.float64)
         self.__dict__.update(fresh.__dict__)
 
     def save(self, path) -> Path:

@@ -6,16 +6,18 @@ tight loop (the plain update, no optional feature switched on) or the general lo
 branches on loop-invariant flags). Nothing is compiled at import: the kernels are lazy
 ``@njit(cache=True)`` and compile (or load from the on-disk cache) on their first call.
 
-Layout of the arrays the kernels share with :class:`rmsbt.adapt.RMSprop` (``opt.kernel_args()``)::
+Layout of the arrays the kernels share with :class:`rmsbt.adapt.RMSprop` (``opt.kernel_args()``);
+four arrays in all, because each array argument costs ~70 ns of dispatch from Python::
 
     params, grads : 1-D arrays of d parameters, dtype float64 (or float32 if the updater is float32)
-    S       : (N_ROWS, d) array of the same dtype; rows ROW_V (v), ROW_M (gradient mean, centered),
-              ROW_B (momentum buffer), ROW_LO / ROW_HI (bounds, used when HP_BOUNDS is set)
-    HP      : (n_groups, N_HP) float64 hyper-parameters, one row per parameter group
-    offsets : (n_groups + 1,) int64; group j owns parameters offsets[j] .. offsets[j+1]-1
-    ctr     : (N_CTR,) int64: CTR_STEP updates applied, CTR_SKIPPED skipped updates,
-              CTR_BAD index of the last non-finite gradient found
-    lr_table: (n_groups, L) float64; the learning rate of update k when HP_SCHED == SCHED_ARRAY
+    S : (N_ROWS, d) array of the same dtype; rows ROW_V (v), ROW_M (gradient mean, centered),
+        ROW_B (momentum buffer), ROW_LO / ROW_HI (bounds, used when HP_BOUNDS is set)
+    M : (1 + n_groups, N_HP + L) float64. Row 0 is the header: M[0, C_STEP] updates applied,
+        M[0, C_SKIPPED] updates refused by the skip policy, M[0, C_BAD] index of the last non-finite
+        gradient seen, M[0, C_POLICY] the non-finite policy. Row 1 + j holds group j's
+        hyper-parameters in columns HP_* (flags are 0.0 / 1.0), its parameters
+        M[1+j, HP_START] .. M[1+j, HP_END] − 1, and, for an array schedule, its learning rates
+        in columns N_HP .. N_HP + M[1+j, HP_NLR] − 1. Counts are stored as floats (exact to 2**53).
 
 Every scalar is turned into the array dtype before use, so a float32 updater does float32
 arithmetic throughout (as ``torch.optim.RMSprop`` does on float32 tensors); schedule values and the
@@ -48,29 +50,31 @@ HP_SCHED = 15  # SCHED_CONSTANT / SCHED_EXPONENTIAL / SCHED_INVERSE_TIME / SCHED
 HP_SRATE = 16  # schedule rate (exponential: γ, inverse time: decay rate)
 HP_SSTEPS = 17  # schedule decay_steps
 HP_SSTAIR = 18  # 1: staircase (floor(k / decay_steps))
-HP_POLICY = 19  # non-finite gradient policy (read from group 0): POLICY_RAISE / SKIP / ZERO
+HP_START = 19  # first parameter index of the group
 HP_LR_LAST = 20  # written by the kernel: the learning rate of the last update (float64)
-HP_V0 = 21  # initial accumulator v0 (used by reset only)
-HP_NLR = 22  # length of the group's lr_table row (SCHED_ARRAY)
-N_HP = 23
+HP_V0 = 21  # initial accumulator v0
+HP_NLR = 22  # number of learning rates of an array schedule (columns N_HP ..)
+HP_END = 23  # one past the group's last parameter index
+HP_PLAIN = 24  # 1: no optional feature is on (set by the Python face): the tight loop applies
+N_HP = 25
 
 ROW_V, ROW_M, ROW_B, ROW_LO, ROW_HI = 0, 1, 2, 3, 4
 N_ROWS = 5
 
-CTR_STEP, CTR_SKIPPED, CTR_BAD = 0, 1, 2
-N_CTR = 3
+C_STEP, C_SKIPPED, C_BAD, C_POLICY = 0, 1, 2, 3  # columns of the header row M[0]
 
 MFORM_TORCH, MFORM_TF, MFORM_NESTEROV = 0, 1, 2
 SCHED_CONSTANT, SCHED_EXPONENTIAL, SCHED_INVERSE_TIME, SCHED_ARRAY = 0, 1, 2, 3
 POLICY_RAISE, POLICY_SKIP, POLICY_ZERO = 0, 1, 2
 
 # --- return codes of rmsprop_step -----------------------------------------------------------
-STATUS_OK = 0  # update applied, ctr[CTR_STEP] incremented
-STATUS_SKIPPED = 1  # non-finite gradient, policy "skip": nothing changed except ctr[CTR_SKIPPED] += 1
-STATUS_NONFINITE = 2  # non-finite gradient, policy "raise": nothing changed; index in ctr[CTR_BAD]
+STATUS_OK = 0  # update applied, M[0, C_STEP] incremented
+STATUS_SKIPPED = 1  # non-finite gradient, policy "skip": nothing changed except M[0, C_SKIPPED] += 1
+STATUS_NONFINITE = 2  # non-finite gradient, policy "raise": nothing changed; index in M[0, C_BAD]
 STATUS_LR_EXHAUSTED = 3  # SCHED_ARRAY has no entry for this update: nothing changed
 STATUS_SHAPE = 4  # params / grads / state sizes disagree: nothing changed
-STATUS_DTYPE = 5  # params / grads dtype differs from the state's: nothing changed
+STATUS_DTYPE = 5  # (Python face only) params / grads are not 1-D arrays of the state's dtype; the
+#                  kernel has no compiled form for them: numba raises TypingError at compile time
 
 
 def cast_like(x, arr):  # pragma: no cover - replaced by the overload inside compiled code
@@ -80,6 +84,8 @@ def cast_like(x, arr):  # pragma: no cover - replaced by the overload inside com
 
 @overload(cast_like)
 def _cast_like_impl(x, arr):
+    if x == arr.dtype:
+        return lambda x, arr: x
     if arr.dtype == types.float32:
         return lambda x, arr: np.float32(x)
     return lambda x, arr: np.float64(x)
@@ -103,120 +109,103 @@ def fma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
-@njit(cache=True, nogil=True)
-def scheduled_lr(hp, k, lr_table, group):
-    """Learning rate of update ``k`` (``k`` = updates already applied, 0 for the first) of a group.
-
-    constant ``lr0``; exponential ``lr0·γ^(k/s)``; inverse time ``lr0 / (1 + r·k/s)``
-    (``k/s`` floored when staircase); array ``lr_table[group, k]`` (NaN when ``k`` is past its end).
-    """
-    kind = hp[HP_SCHED]
-    lr0 = hp[HP_LR]
+@njit(cache=True, nogil=True, error_model="numpy")
+def scheduled_lr(M, row, k):
+    """Learning rate of update ``k`` (``k`` = updates already applied, 0 for the first) of the group
+    in row ``row`` of M: constant ``lr0``; exponential ``lr0·γ^(k/s)``; inverse time
+    ``lr0 / (1 + r·k/s)`` (``k/s`` floored when staircase); array ``M[row, N_HP + k]`` (NaN when
+    ``k`` is past its end)."""
+    kind = M[row, HP_SCHED]
+    lr0 = M[row, HP_LR]
     if kind == SCHED_CONSTANT:
         return lr0
     if kind == SCHED_ARRAY:
-        if k >= hp[HP_NLR]:
+        if k >= M[row, HP_NLR]:
             return np.nan
-        return lr_table[group, k]
-    p = k / hp[HP_SSTEPS]
-    if hp[HP_SSTAIR] != 0.0:
+        return M[row, N_HP + k]
+    p = k / M[row, HP_SSTEPS]
+    if M[row, HP_SSTAIR] != 0.0:
         p = np.floor(p)
     if kind == SCHED_EXPONENTIAL:
-        return lr0 * hp[HP_SRATE] ** p
-    return lr0 / (1.0 + hp[HP_SRATE] * p)
+        return lr0 * M[row, HP_SRATE] ** p
+    return lr0 / (1.0 + M[row, HP_SRATE] * p)
 
 
-@njit(cache=True, nogil=True)
-def _first_nonfinite(grads):
-    """Index of the first non-finite entry of ``grads``, or −1. One vectorisable pass when clean."""
-    acc = 0.0
-    for i in range(grads.shape[0]):
-        acc += grads[i] * 0.0  # stays 0 unless some entry is inf or NaN
-    if acc == 0.0:
-        return -1
-    for i in range(grads.shape[0]):
-        if not np.isfinite(grads[i]):
-            return i
-    return -1
+@njit(cache=True, nogil=True, error_model="numpy")
+def _pre_clip(g, zero_policy, clip_on, clipv, zero):
+    """The gradient after the non-finite "zero" policy and clipping by value."""
+    if zero_policy and not np.isfinite(g):
+        g = zero
+    if clip_on:
+        g = min(max(g, -clipv), clipv)
+    return g
 
 
-@njit(cache=True, nogil=True)
-def _group_update(params, grads, S, hp, lr64, t, a, b, zero_policy):
-    """Apply update number ``t`` (1-based) to parameters ``a .. b-1`` of one group, in place."""
-    rho = cast_like(hp[HP_DECAY], params)
-    omr = cast_like(hp[HP_OMR], params)
-    e_in = cast_like(hp[HP_EPS_IN], params)
-    e_out = cast_like(hp[HP_EPS_OUT], params)
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _general_update(params, grads, S, M, row, lr64, t, zero_policy):
+    """Every feature, on loop-invariant flags (see rmsprop_step for the order of operations)."""
+    a = int(M[row, HP_START])
+    b = int(M[row, HP_END])
+    rho = cast_like(M[row, HP_DECAY], params)
+    omr = cast_like(M[row, HP_OMR], params)
+    e_in = cast_like(M[row, HP_EPS_IN], params)
+    e_out = cast_like(M[row, HP_EPS_OUT], params)
     lr = cast_like(lr64, params)
-    v = S[ROW_V]
-    plain = (hp[HP_MOMENTUM] == 0.0 and hp[HP_WD] == 0.0 and hp[HP_MAXIMIZE] == 0.0
-             and hp[HP_CENTERED] == 0.0 and hp[HP_BIAS] == 0.0 and hp[HP_CLIPV] == 0.0
-             and hp[HP_CLIPN] == 0.0 and hp[HP_BOUNDS] == 0.0 and not zero_policy)
-    if plain:
-        # The reference update (PyTorch op order): v ← fma((1−ρ)g, g, ρv); θ ← θ − (lr·g)/(√(v+ε_in)+ε_out)
-        for i in range(a, b):
-            g = grads[i]
-            vi = fma(omr * g, g, rho * v[i])
-            v[i] = vi
-            params[i] -= lr * g / (np.sqrt(vi + e_in) + e_out)
-        return
-
     zero = cast_like(0.0, params)
     one = cast_like(1.0, params)
-    m = S[ROW_M]
-    buf = S[ROW_B]
-    lo = S[ROW_LO]
-    hi = S[ROW_HI]
-    mu = cast_like(hp[HP_MOMENTUM], params)
-    mform = hp[HP_MFORM]
-    wd = cast_like(hp[HP_WD], params)
-    coupled = hp[HP_WD] != 0.0 and hp[HP_DECOUPLED] == 0.0
-    decoupled = hp[HP_WD] != 0.0 and hp[HP_DECOUPLED] != 0.0
-    maximize = hp[HP_MAXIMIZE] != 0.0
-    centered = hp[HP_CENTERED] != 0.0
-    bias = hp[HP_BIAS] != 0.0
-    bounds = hp[HP_BOUNDS] != 0.0
-    clipv = cast_like(hp[HP_CLIPV], params)
-    lerp_small = hp[HP_OMR] < 0.5  # PyTorch's lerp formula switch
+    mu = cast_like(M[row, HP_MOMENTUM], params)
+    mform = M[row, HP_MFORM]
+    wd = cast_like(M[row, HP_WD], params)
+    coupled = M[row, HP_WD] != 0.0 and M[row, HP_DECOUPLED] == 0.0
+    decoupled = M[row, HP_WD] != 0.0 and M[row, HP_DECOUPLED] != 0.0
+    maximize = M[row, HP_MAXIMIZE] != 0.0
+    centered = M[row, HP_CENTERED] != 0.0
+    bias = M[row, HP_BIAS] != 0.0
+    bounds = M[row, HP_BOUNDS] != 0.0
+    clip_on = M[row, HP_CLIPV] != 0.0
+    clipv = cast_like(M[row, HP_CLIPV], params)
+    clipn = M[row, HP_CLIPN]
+    lerp_small = M[row, HP_OMR] < 0.5  # PyTorch's lerp formula switch
     one_m_w = one - omr
-    bc = cast_like(1.0 - hp[HP_DECAY] ** t, params) if bias else one
+    bc = cast_like(1.0 - M[row, HP_DECAY] ** t, params) if bias else one
 
-    # global-norm clipping: scale = min(1, c / ‖g‖) over this group's (value-clipped) gradient
+    # global-norm clipping: scale = min(1, c / ‖g‖) over this group's (value-clipped) gradient,
+    # ‖g‖ computed as amax·‖g/amax‖ so that it cannot overflow
     nscale = one
-    if hp[HP_CLIPN] != 0.0:
+    if clipn != 0.0:
         amax = 0.0
         for i in range(a, b):
-            g = _pre_clip(grads[i], zero_policy, hp[HP_CLIPV], clipv, zero)
+            g = _pre_clip(grads[i], zero_policy, clip_on, clipv, zero)
             if abs(g) > amax:
                 amax = abs(g)
         if amax > 0.0:
             ss = 0.0
             for i in range(a, b):
-                g = _pre_clip(grads[i], zero_policy, hp[HP_CLIPV], clipv, zero) / amax
+                g = _pre_clip(grads[i], zero_policy, clip_on, clipv, zero) / amax
                 ss += g * g
             norm = amax * np.sqrt(ss)
-            if norm > hp[HP_CLIPN]:
-                nscale = cast_like(hp[HP_CLIPN] / norm, params)
+            if norm > clipn:
+                nscale = cast_like(clipn / norm, params)
 
     for i in range(a, b):
-        g = _pre_clip(grads[i], zero_policy, hp[HP_CLIPV], clipv, zero)
-        if hp[HP_CLIPN] != 0.0:
+        g = _pre_clip(grads[i], zero_policy, clip_on, clipv, zero)
+        if clipn != 0.0:
             g = g * nscale
         if maximize:
             g = -g
         th = params[i]
         if coupled:
-            g = fma(wd, th, g)
-        vi = fma(omr * g, g, rho * v[i])
-        v[i] = vi
+            g = fma(wd, th, g)  # PyTorch: grad.add(param, alpha=weight_decay)
+        vi = fma(omr * g, g, rho * S[ROW_V, i])
+        S[ROW_V, i] = vi
         var = vi / bc if bias else vi
         if centered:
-            mi = m[i]
-            if lerp_small:
+            mi = S[ROW_M, i]
+            if lerp_small:  # PyTorch: grad_avg.lerp_(grad, 1 − alpha)
                 mi = fma(omr, g - mi, mi)
             else:
                 mi = fma(-one_m_w, g - mi, g)
-            m[i] = mi
+            S[ROW_M, i] = mi
             mh = mi / bc if bias else mi
             var = fma(-mh, mh, var)
             if not (var >= zero):  # rounding can make v − m² slightly negative: clamp at 0
@@ -227,124 +216,124 @@ def _group_update(params, grads, S, hp, lr64, t, a, b, zero_policy):
         if mu == zero:
             th = th - lr * g / d
         elif mform == MFORM_TORCH:
-            bi = mu * buf[i] + g / d
-            buf[i] = bi
+            bi = mu * S[ROW_B, i] + g / d
+            S[ROW_B, i] = bi
             th = fma(-lr, bi, th)  # PyTorch: param.add_(buf, alpha=-lr)
         else:
             u = lr * g / d
-            bi = mu * buf[i] + u
-            buf[i] = bi
+            bi = mu * S[ROW_B, i] + u
+            S[ROW_B, i] = bi
             th = th - (bi if mform == MFORM_TF else u + mu * bi)
         if bounds:
-            th = min(max(th, lo[i]), hi[i])
+            th = min(max(th, S[ROW_LO, i]), S[ROW_HI, i])
         params[i] = th
 
 
-@njit(cache=True, nogil=True)
-def _pre_clip(g, zero_policy, clipv64, clipv, zero):
-    """The gradient after the non-finite "zero" policy and clipping by value."""
-    if zero_policy and not np.isfinite(g):
-        g = zero
-    if clipv64 != 0.0:
-        g = min(max(g, -clipv), clipv)
-    return g
-
-
-def _typed_step(params, grads, S, HP, offsets, ctr, lr_table):  # pragma: no cover - compiled only
-    raise NotImplementedError
-
-
-@overload(_typed_step)
-def _typed_step_impl(params, grads, S, HP, offsets, ctr, lr_table):
-    """Choose at compile time: arrays of the state's dtype and 1-D → the update; anything else → a
-    kernel that only returns STATUS_DTYPE / STATUS_SHAPE (so a mismatch never compiles mixed math)."""
-    ok_arrays = isinstance(params, types.Array) and isinstance(grads, types.Array)
-    if not ok_arrays or params.dtype != S.dtype or grads.dtype != S.dtype:
-        return lambda params, grads, S, HP, offsets, ctr, lr_table: STATUS_DTYPE
-    if params.ndim != 1 or grads.ndim != 1:
-        return lambda params, grads, S, HP, offsets, ctr, lr_table: STATUS_SHAPE
-    return lambda params, grads, S, HP, offsets, ctr, lr_table: _step_body(params, grads, S, HP, offsets, ctr, lr_table)
-
-
-@njit(cache=True, nogil=True)
-def rmsprop_step(params, grads, S, HP, offsets, ctr, lr_table):
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def rmsprop_step(params, grads, S, M):
     """One RMSprop update of every parameter group, in place; returns a STATUS_* code.
 
-    For update number t = ctr[CTR_STEP] + 1 (k = t − 1 updates already applied) and each parameter
+    For update number t = M[0, C_STEP] + 1 (k = t − 1 updates already applied) and each parameter
     (all arithmetic in the array dtype, in this order)::
 
-        g ← clip_value(g); g ← g·min(1, c/‖g‖)          (clipping, when switched on)
+        g ← 0 if not finite                             (policy "zero")
+        g ← clip(g, −c, c); g ← g·min(1, c/‖g‖)         (clipping, when switched on)
         g ← −g                                          (maximize)
         g ← g + λ·θ                                     (coupled weight decay, PyTorch)
         v ← ρ·v + (1 − ρ)·g·g
         m ← lerp(m, g, 1 − ρ)                           (centered; PyTorch's lerp formula)
-        var ← v̂ − m̂², clamped at 0 (centered) or v̂; v̂ = v/(1 − ρ^t) with bias correction else v
+        v̂, m̂ = v/(1 − ρ^t), m/(1 − ρ^t)                 (bias correction, else v, m)
+        var ← max(v̂ − m̂², 0) (centered) or v̂
         D ← √(var + ε_in) + ε_out                       (ε sits in exactly one of the two)
+        θ ← θ − θ·λ·lr                                  (decoupled weight decay, Keras)
         momentum torch:    b ← μb + g/D;      θ ← θ − lr·b
         momentum tf:       b ← μb + lr·g/D;   θ ← θ − b
         momentum nesterov: b ← μb + lr·g/D;   θ ← θ − (lr·g/D + μb)
         no momentum:       θ ← θ − lr·g/D
-        θ ← θ − θ·λ·lr before the step above          (decoupled weight decay, Keras)
         θ ← min(max(θ, lo), hi)                         (bounds)
 
-    lr = scheduled_lr(HP[j], k, lr_table, j), recorded in HP[j, HP_LR_LAST]. Non-finite gradients
-    are looked for first (policy raise/skip) so that a refused update changes nothing.
+    lr = scheduled_lr(M, 1 + j, k), recorded in M[1 + j, HP_LR_LAST]. Non-finite gradients are
+    looked for first (policies raise / skip) so that a refused update changes nothing. Where PyTorch
+    fuses a multiply-add (addcmul, lerp, add with alpha) the kernel does too (:func:`fma`).
     """
-    return _typed_step(params, grads, S, HP, offsets, ctr, lr_table)
-
-
-@njit(cache=True, nogil=True)
-def _step_body(params, grads, S, HP, offsets, ctr, lr_table):
+    # one return point (numba then drops the reference counting of the four arrays)
     n = params.shape[0]
-    ng = HP.shape[0]
-    if grads.shape[0] != n or S.shape[1] != n or S.shape[0] < N_ROWS or offsets[ng] != n:
-        return STATUS_SHAPE
-    k = ctr[CTR_STEP]
-    policy = HP[0, HP_POLICY]
+    ng = M.shape[0] - 1
+    status = STATUS_OK
+    if grads.shape[0] != n or S.shape[1] != n or S.shape[0] < N_ROWS or ng < 1 or M[ng, HP_END] != n:
+        status = STATUS_SHAPE
+    policy = M[0, C_POLICY]
     zero_policy = policy == POLICY_ZERO
-    if not zero_policy:
-        bad = _first_nonfinite(grads)
-        if bad >= 0:
-            ctr[CTR_BAD] = bad
+    if status == STATUS_OK and not zero_policy:
+        acc = 0.0
+        for i in range(n):
+            acc += grads[i] * 0.0  # stays 0 unless some entry is inf or NaN: one vectorisable pass
+        if acc != 0.0:
+            bad = -1
+            for i in range(n):  # (no `break`: it would stop numba from dropping the refcounting)
+                if bad < 0 and not np.isfinite(grads[i]):
+                    bad = i
+            M[0, C_BAD] = bad
             if policy == POLICY_SKIP:
-                ctr[CTR_SKIPPED] += 1
-                return STATUS_SKIPPED
-            return STATUS_NONFINITE
-    for j in range(ng):
-        if np.isnan(scheduled_lr(HP[j], k, lr_table, j)):
-            return STATUS_LR_EXHAUSTED
-    for j in range(ng):
-        lr = scheduled_lr(HP[j], k, lr_table, j)
-        HP[j, HP_LR_LAST] = lr
-        _group_update(params, grads, S, HP[j], lr, k + 1, offsets[j], offsets[j + 1], zero_policy)
-    ctr[CTR_STEP] = k + 1
-    return STATUS_OK
+                M[0, C_SKIPPED] += 1.0
+                status = STATUS_SKIPPED
+            else:
+                status = STATUS_NONFINITE
+    k = int(M[0, C_STEP])
+    if status != STATUS_OK:
+        pass
+    elif ng == 1 and M[1, HP_SCHED] == SCHED_CONSTANT and M[1, HP_PLAIN] != 0.0 and not zero_policy:
+        # The common case (one group, constant lr, no option on), written out here without a call
+        # so that nothing in this path costs more than the arithmetic (PyTorch's op order):
+        # v ← fma((1−ρ)g, g, ρv);  θ ← θ − (lr·g)/(√(v + ε_in) + ε_out)
+        M[1, HP_LR_LAST] = M[1, HP_LR]
+        rho = cast_like(M[1, HP_DECAY], params)
+        omr = cast_like(M[1, HP_OMR], params)
+        e_in = cast_like(M[1, HP_EPS_IN], params)
+        e_out = cast_like(M[1, HP_EPS_OUT], params)
+        lr = cast_like(M[1, HP_LR], params)
+        for i in range(n):
+            g = grads[i]
+            vi = fma(omr * g, g, rho * S[ROW_V, i])
+            S[ROW_V, i] = vi
+            params[i] -= lr * g / (np.sqrt(vi + e_in) + e_out)
+        M[0, C_STEP] = k + 1
+    else:  # the general path gives the same bits for a plain group (same operations, same order)
+        for row in range(1, ng + 1):
+            if M[row, HP_SCHED] == SCHED_ARRAY and k >= M[row, HP_NLR]:
+                status = STATUS_LR_EXHAUSTED
+        if status == STATUS_OK:
+            for row in range(1, ng + 1):
+                lr64 = scheduled_lr(M, row, k)
+                M[row, HP_LR_LAST] = lr64
+                _general_update(params, grads, S, M, row, lr64, k + 1, zero_policy)
+            M[0, C_STEP] = k + 1
+    return status
 
 
-@njit(cache=True, nogil=True)
-def rmsprop_effective_lr(S, HP, offsets, ctr, out):
+@njit(cache=True, nogil=True, error_model="numpy")
+def rmsprop_effective_lr(S, M, out):
     """``out[i] ← lr / D[i]``: the step a unit gradient takes, with lr of the last update (or of the
     first, before any) and D = √(var + ε_in) + ε_out from the current state (as in the update).
     Computed in float64 whatever the state dtype."""
-    t = ctr[CTR_STEP]
-    for j in range(HP.shape[0]):
-        hp = HP[j]
-        bc = 1.0 - hp[HP_DECAY] ** t if (hp[HP_BIAS] != 0.0 and t > 0) else 1.0
-        for i in range(offsets[j], offsets[j + 1]):
+    t = M[0, C_STEP]
+    for row in range(1, M.shape[0]):
+        bc = 1.0 - M[row, HP_DECAY] ** t if (M[row, HP_BIAS] != 0.0 and t > 0) else 1.0
+        for i in range(int(M[row, HP_START]), int(M[row, HP_END])):
             var = np.float64(S[ROW_V, i]) / bc
-            if hp[HP_CENTERED] != 0.0:
+            if M[row, HP_CENTERED] != 0.0:
                 mh = np.float64(S[ROW_M, i]) / bc
                 var = max(var - mh * mh, 0.0)
-            out[i] = hp[HP_LR_LAST] / (np.sqrt(var + hp[HP_EPS_IN]) + hp[HP_EPS_OUT])
+            out[i] = M[row, HP_LR_LAST] / (np.sqrt(var + M[row, HP_EPS_IN]) + M[row, HP_EPS_OUT])
 
 
-@njit(cache=True, nogil=True)
-def rmsprop_run(params, grads_seq, S, HP, offsets, ctr, lr_table, out):
+@njit(cache=True, nogil=True, error_model="numpy")
+def rmsprop_run(params, grads_seq, S, M, out):
     """Apply ``rmsprop_step`` once per row of ``grads_seq`` (n_steps × d), writing θ after each
-    update into ``out`` (n_steps × d). Stops at the first status ≠ 0 and returns (status, row).
-    A compiled strategy loop calls ``rmsprop_step`` the same way."""
+    update into ``out`` (n_steps × d). Stops at the first status other than OK / SKIPPED and
+    returns (status, rows done). A compiled strategy loop calls ``rmsprop_step`` the same way."""
     for r in range(grads_seq.shape[0]):
-        st = rmsprop_step(params, grads_seq[r], S, HP, offsets, ctr, lr_table)
+        st = rmsprop_step(params, grads_seq[r], S, M)
         if st != STATUS_OK and st != STATUS_SKIPPED:
             return st, r
         out[r] = params
