@@ -55,6 +55,10 @@ PROBE = textwrap.dedent(r"""
                 from rmsbt.adapt import rmsprop_nb
                 rmsprop_nb.rmsprop_run(th, seq, S, M, np.empty_like(seq))
                 out.append(th.tobytes().hex())
+        from rmsbt.adapt.sweep import rmsprop_grid
+        for par in (False, True):
+            r = rmsprop_grid(np.ones((6, 1)), np.arange(6.0), [0.1, 0.2], [0.9], [0.0], parallel=par)
+            out.append(r.theta.tobytes().hex())
         return out
     t0 = time.perf_counter(); first = exercise(); t_first = time.perf_counter() - t0
     t0 = time.perf_counter(); second = exercise(); t_second = time.perf_counter() - t0
