@@ -368,6 +368,8 @@ class RMSprop:
             if g["bounds"] is not None or base_bounds is not None:
                 hp[nb.HP_BOUNDS] = 1.0
             hp[nb.HP_PLAIN] = float(not any(hp[c] != 0.0 for c in plain_cols + (nb.HP_BOUNDS,)))
+        M[0, nb.C_FAST] = float(len(groups) == 1 and M[1, nb.HP_PLAIN] == 1.0
+                                and M[1, nb.HP_SCHED] == nb.SCHED_CONSTANT and self.nonfinite != "zero")
         self._S, self._M = S, M
         self._n = n
         self.state = RMSpropState(S, M)

@@ -14,7 +14,8 @@ four arrays in all, because each array argument costs ~70 ns of dispatch from Py
         ROW_B (momentum buffer), ROW_LO / ROW_HI (bounds, used when HP_BOUNDS is set)
     M : (1 + n_groups, N_HP + L) float64. Row 0 is the header: M[0, C_STEP] updates applied,
         M[0, C_SKIPPED] updates refused by the skip policy, M[0, C_BAD] index of the last non-finite
-        gradient seen, M[0, C_POLICY] the non-finite policy. Row 1 + j holds group j's
+        gradient seen, M[0, C_POLICY] the non-finite policy, M[0, C_FAST] 1 when the single-group
+        plain constant-lr path applies. Row 1 + j holds group j's
         hyper-parameters in columns HP_* (flags are 0.0 / 1.0), its parameters
         M[1+j, HP_START] .. M[1+j, HP_END] − 1, and, for an array schedule, its learning rates
         in columns N_HP .. N_HP + M[1+j, HP_NLR] − 1. Counts are stored as floats (exact to 2**53).
@@ -62,6 +63,7 @@ ROW_V, ROW_M, ROW_B, ROW_LO, ROW_HI = 0, 1, 2, 3, 4
 N_ROWS = 5
 
 C_STEP, C_SKIPPED, C_BAD, C_POLICY = 0, 1, 2, 3  # columns of the header row M[0]
+C_FAST = 4  # 1: one group, constant lr, no option, policy raise/skip (set by the Python face)
 
 MFORM_TORCH, MFORM_TF, MFORM_NESTEROV = 0, 1, 2
 SCHED_CONSTANT, SCHED_EXPONENTIAL, SCHED_INVERSE_TIME, SCHED_ARRAY = 0, 1, 2, 3
@@ -282,7 +284,7 @@ def rmsprop_step(params, grads, S, M):
     k = int(M[0, C_STEP])
     if status != STATUS_OK:
         pass
-    elif ng == 1 and M[1, HP_SCHED] == SCHED_CONSTANT and M[1, HP_PLAIN] != 0.0 and not zero_policy:
+    elif M[0, C_FAST] != 0.0:
         # The common case (one group, constant lr, no option on), written out here without a call
         # so that nothing in this path costs more than the arithmetic (PyTorch's op order):
         # v ← fma((1−ρ)g, g, ρv);  θ ← θ − (lr·g)/(√(v + ε_in) + ε_out)
