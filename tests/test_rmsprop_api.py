@@ -26,7 +26,7 @@ def grads_seq(n_steps=200, d=3, seed=0):
 
 @pytest.mark.parametrize("kw,name", [
     (dict(lr=0.0), "lr"), (dict(lr=-1), "lr"), (dict(lr=float("nan")), "lr"), (dict(decay=1.0), "decay"),
-    (dict(decay=-0.1), "decay"), (dict(eps=0.0), "eps"), (dict(momentum=1.0), "momentum"),
+    (dict(decay=-0.1), "decay"), (dict(decay=0.0), "decay"), (dict(eps=0.0), "eps"), (dict(momentum=1.0), "momentum"),
     (dict(momentum_form="keras"), "momentum_form"), (dict(weight_decay=-1e-3), "weight_decay"),
     (dict(centered="yes"), "centered"), (dict(initial_accumulator=-1.0), "initial_accumulator"),
     (dict(nonfinite="ignore"), "nonfinite"), (dict(dtype="float16"), "dtype"),
@@ -37,8 +37,16 @@ def grads_seq(n_steps=200, d=3, seed=0):
     (dict(groups=[{"size": 0}]), "groups[0].size"), (dict(groups=[{"size": 1, "lr": -1}]), "groups[0].lr"),
 ])
 def test_invalid_hyper_parameters_name_the_argument(kw, name):
-    with pytest.raises(ConfigError, match=re.escape(f"RMSprop {name}:")):
+    with pytest.raises(ConfigError, match=re.escape(f"RMSprop {name} ")):
         RMSprop(**kw)
+
+
+def test_messages_keep_the_strategy_wording():
+    """The strategy prefixes its key; the wording is 'RMSprop decay must be in (0, 1), got …'."""
+    with pytest.raises(ConfigError, match=re.escape("RMSprop decay must be in (0, 1), got 1.0")):
+        RMSprop(decay=1.0)
+    with pytest.raises(ConfigError, match=re.escape("RMSprop lr must be > 0, got 0.0")):
+        RMSprop(lr=0.0)
 
 
 def test_unknown_preset():
@@ -171,7 +179,7 @@ def test_bounds_project_after_the_step():
     th = np.array([0.2, 0.9])
     opt.step(th, np.array([10.0, -10.0]))  # steps of ±1/(0.1+…) ≈ ±10 push both out
     assert th.tolist() == [0.0, 1.0]
-    with pytest.raises(ConfigError, match="bounds: has 3 entries for 2"):
+    with pytest.raises(ConfigError, match="bounds has 3 entries for 2"):
         RMSprop(bounds=([0, 0, 0], 1.0)).init(2)
 
 

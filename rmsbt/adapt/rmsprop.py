@@ -75,7 +75,8 @@ _SCHED_KINDS = {"constant": nb.SCHED_CONSTANT, "exponential": nb.SCHED_EXPONENTI
 
 
 def _err(name: str, msg: str, value) -> ConfigError:
-    return ConfigError(f"RMSprop {name}: {msg}, got {value!r}")
+    """``RMSprop <argument> <what is wrong>, got <value>`` (the strategy prefixes its config key)."""
+    return ConfigError(f"RMSprop {name} {msg}, got {value!r}")
 
 
 def _number(name, value, *, lo=None, lo_open=False, hi=None, hi_open=False, optional=False):
@@ -87,10 +88,14 @@ def _number(name, value, *, lo=None, lo_open=False, hi=None, hi_open=False, opti
     x = float(value)
     if not math.isfinite(x):
         raise _err(name, "must be finite", value)
-    if lo is not None and (x < lo or (lo_open and x == lo)):
-        raise _err(name, f"must be {'>' if lo_open else '>='} {lo}", value)
-    if hi is not None and (x > hi or (hi_open and x == hi)):
-        raise _err(name, f"must be {'<' if hi_open else '<='} {hi}", value)
+    bad_lo = lo is not None and (x < lo or (lo_open and x == lo))
+    bad_hi = hi is not None and (x > hi or (hi_open and x == hi))
+    if bad_lo or bad_hi:
+        if lo is not None and hi is not None:
+            raise _err(name, f"must be in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}", value)
+        if lo is not None:
+            raise _err(name, f"must be {'>' if lo_open else '>='} {lo:g}", value)
+        raise _err(name, f"must be {'<' if hi_open else '<='} {hi:g}", value)
     return x
 
 
@@ -105,7 +110,7 @@ def _check_group(h: dict, where: str = "") -> dict:
     p = where
     out = dict(h)
     out["lr"] = _number(p + "lr", h["lr"], lo=0.0, lo_open=True)
-    out["decay"] = _number(p + "decay", h["decay"], lo=0.0, hi=1.0, hi_open=True)
+    out["decay"] = _number(p + "decay", h["decay"], lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     out["eps"] = _number(p + "eps", h["eps"], lo=0.0, lo_open=True)
     out["initial_accumulator"] = _number(p + "initial_accumulator", h["initial_accumulator"], lo=0.0)
     out["momentum"] = _number(p + "momentum", h["momentum"], lo=0.0, hi=1.0, hi_open=True)
@@ -136,7 +141,7 @@ def _check_schedule(name, s):
         if kind == "constant":
             return None
         if "rate" not in s:
-            raise _err(name + ".rate", "is required", None)
+            raise _err(name + ".rate", "is required", s)
         rate = (_number(name + ".rate", s["rate"], lo=0.0, lo_open=True, hi=1.0)
                 if kind == "exponential" else _number(name + ".rate", s["rate"], lo=0.0))
         steps = _number(name + ".steps", s.get("steps", 1), lo=0.0, lo_open=True)
