@@ -1,5 +1,6 @@
-"""Online parameter updaters (RMSprop; later others of the same shape)."""
+"""Online parameter updaters (RMSprop; later others of the same shape) and their grid sweep."""
 
-from .rmsprop import RMSprop, RMSpropState
+from .rmsprop import PRESETS, NonFiniteGradientError, RMSprop, RMSpropState
+from .sweep import SweepResult, rmsprop_grid
 
-__all__ = ["RMSprop", "RMSpropState"]
+__all__ = ["PRESETS", "NonFiniteGradientError", "RMSprop", "RMSpropState", "SweepResult", "rmsprop_grid"]
