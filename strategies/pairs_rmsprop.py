@@ -51,6 +51,9 @@ class PairsRMSprop(Strategy):
         "lr": (float, 1e-3),
         "decay": (float, 0.99),
         "eps": (float, 1e-8),
+        "eps_in_sqrt": (bool, False),  # True: g/√(v+ε) (Keras/TF1/optax) instead of g/(√v+ε) (PyTorch)
+        "centered": (bool, False),  # centered RMSprop (second moment minus the squared mean gradient)
+        "momentum": (float, 0.0),  # PyTorch-form momentum
         "beta0": (float, 1.0),
         "c0": (str, "auto"),  # "auto": c = ln y − β0·ln x at the first bar; or a number as a string
         "zscore_span": (int, 200),
@@ -79,7 +82,8 @@ class PairsRMSprop(Strategy):
             except ValueError:
                 raise ConfigError(f"strategy.params.c0: expected \"auto\" or a number, got {p['c0']!r}") from None
         try:
-            self.opt = RMSprop(lr=p["lr"], decay=p["decay"], eps=p["eps"])
+            self.opt = RMSprop(lr=p["lr"], decay=p["decay"], eps=p["eps"], eps_in_sqrt=p["eps_in_sqrt"],
+                               centered=p["centered"], momentum=p["momentum"])
         except ConfigError as exc:
             raise ConfigError(f"strategy.params: {exc}") from None
         self.theta = np.array([p["beta0"], 0.0 if p["c0"] == "auto" else float(p["c0"])])
