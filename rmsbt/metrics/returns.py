@@ -38,7 +38,13 @@ def periods_per_year_for(timeframe: str, override: float | None = None) -> float
 
 
 def per_period_rate(annual_rate: float, periods_per_year: float) -> float:
-    """``(1 + annual_rate)^(1/P) − 1``: the per-period rate that compounds to ``annual_rate`` in a year."""
+    """``(1 + annual_rate)^(1/P) − 1``: the per-period rate that compounds to ``annual_rate`` in a year.
+
+    ``annual_rate`` must be finite and > −1 (−100 % a year); anything else (e.g. −1.5, which would give
+    a complex root, or NaN) raises ValueError."""
+    rf = float(annual_rate)
+    if not (math.isfinite(rf) and rf > -1.0):
+        raise ValueError(f"risk_free must be a finite annual rate > -1 (e.g. 0.04 for 4 %), got {annual_rate!r}")
     return (1.0 + float(annual_rate)) ** (1.0 / periods_per_year) - 1.0
 
 
@@ -112,20 +118,33 @@ def sortino_ratio(returns: np.ndarray, periods_per_year: float, risk_free: float
     return float(np.mean(x)) / dd * math.sqrt(periods_per_year)
 
 
+CAGR_MAX_LOG = math.log(1.7976931348623157e308)  #: ≈ 709.78: exp() of anything larger is not a float
+
+
 def cagr(initial: float, final: float, duration_ms: int) -> float:
     """Compound annual growth rate, **time-based** with 365-day years.
 
     ``CAGR = (E_end / E_0)^(1 / years) − 1`` with ``years = duration_ms / (365 · 86 400 000)`` (the
-    wall-clock span from the first bar's open to the last bar's close, gaps included). Ruin
-    (``E_end ≤ 0``): −1.0, all capital lost (a negative base has no real root). NaN if the duration
-    is not positive.
+    wall-clock span from the first bar's open to the last bar's close, gaps included), computed as
+    ``expm1(ln(E_end / E_0) / years)`` so that nothing overflows: when the annualised growth factor
+    exceeds the largest float (``ln(E_end / E_0) / years > ln(1.797e308) ≈ 709.78`` — e.g. +10 % in
+    one hour annualises to 1.1^8760 ≈ 1e362) the result is NaN (:func:`cagr_overflows` tells that case
+    apart; the summary adds a note), never an exception or inf. Ruin (``E_end ≤ 0``): −1.0, all
+    capital lost (a negative base has no real root). NaN if the duration is not positive.
     """
     if not duration_ms > 0:
         return math.nan
     if final <= 0.0:
         return -1.0
-    years = duration_ms / YEAR_MS
-    return (final / initial) ** (1.0 / years) - 1.0
+    g = math.log(final / initial) / (duration_ms / YEAR_MS)
+    if not g <= CAGR_MAX_LOG:
+        return math.nan
+    return math.expm1(g)
+
+
+def cagr_overflows(initial: float, final: float, duration_ms: int) -> bool:
+    """True when :func:`cagr` is NaN because the annualised growth factor does not fit in a float."""
+    return duration_ms > 0 and final > 0.0 and not math.log(final / initial) / (duration_ms / YEAR_MS) <= CAGR_MAX_LOG
 
 
 def calmar_ratio(cagr_value: float, max_drawdown: float) -> float:
