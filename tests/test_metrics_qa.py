@@ -72,3 +72,143 @@ def test_dust_rule_keeps_real_remainders():
     assert settled_position(1.0, -0.99999) == pytest.approx(1e-5)  # a lot-sized remainder stays
     assert settled_position(1.0, -1.0 + 2e-9) == pytest.approx(2e-9)  # 2e-9 > 1e-9 · 1: kept
     assert settled_position(0.0, 0.5) == 0.5 and settled_position(0.5, -0.5) == 0.0
+
+
+# ---- 2. ruin truncates fills, fees, turnover, per-symbol numbers and trades ----------------------------
+def _ruin_run():
+    """Hand-made run, 1d bars, one symbol, initial cash 100, margin-style accounting:
+
+    bar 0: buy 2 @ 50 (fee 0.10)  cash 100 − 100 − 0.10 = −0.10    pos 2   close 50  equity 99.90
+    bar 1: buy 2 @ 20 (fee 0.04)  cash −0.10 − 40 − 0.04 = −40.14  pos 4   close 20  equity 39.86
+    bar 2: —                      cash −40.14                     pos 4   close 10  equity −0.14  ← ruin
+    bar 3: sell 4 @ 30 (fee 0.12) cash −40.14 + 120 − 0.12 = 79.74 pos 0 close 30  equity 79.74
+    bar 4: buy 1 @ 30 (fee 0.03), funding 0.70 paid at the close: cash 79.74 − 30.03 − 0.70 = 49.01
+                                                                  pos 1   close 30  equity 79.01
+    """
+    from rmsbt.data.align import align
+    from rmsbt.engine.loop import FILL_COLUMNS, FUNDING_COLUMNS, BacktestResult
+    from rmsbt.engine.trades import trades_until
+
+    px = [50.0, 20.0, 10.0, 30.0, 30.0]
+    md = align({SYM: bars([(p, p, p, p) for p in px], tf="1d")}, "1d")
+    ts = md.timestamps
+    rows = [(0, 2.0, 50.0, 0.10, 0.0), (1, 2.0, 20.0, 0.04, 0.0), (3, -4.0, 30.0, 0.12, 4 * (30.0 - 35.0)),
+            (4, 1.0, 30.0, 0.03, 0.0)]
+    fills = pd.DataFrame([(int(ts[b]), b, SYM, "buy" if q > 0 else "sell", q, p, f, pnl, b - 1, k, "market", "taker",
+                           0.0, p) for k, (b, q, p, f, pnl) in enumerate(rows)], columns=FILL_COLUMNS)
+    funding = pd.DataFrame([(int(ts[4]), 4, SYM, 1.0, 30.0, 0.7 / 30.0, 0.70)], columns=FUNDING_COLUMNS)
+    full_log = trades_until(fills, funding, (SYM,), ts, 4, np.array([30.0]))  # what the engine's log holds
+    res = BacktestResult(
+        symbols=(SYM,), timeframe="1d", timestamps=ts, cash=np.array([-0.10, -40.14, -40.14, 79.74, 49.01]),
+        equity=np.array([99.90, 39.86, -0.14, 79.74, 79.01]), positions=np.array([[2.0], [4.0], [4.0], [0.0], [1.0]]),
+        fills=fills, records=pd.DataFrame(), initial_cash=100.0, fees_paid=0.29, dropped_orders=0, trades=full_log,
+        funding=funding, funding_paid=0.70)
+    return res, md
+
+
+def test_full_log_of_the_ruin_run_by_hand():
+    res, _ = _ruin_run()
+    t = res.trades
+    # trade 1: entry (2·50 + 2·20)/4 = 35, exit 30 at bar 3: gross 4·(30 − 35) = −20, fees 0.26
+    # trade 2: 1 @ 30, open at the end, marked at 30: gross 0, fee 0.03, funding 0.70
+    assert list(t["status"]) == ["closed", "open"]
+    assert t["entry_price"].iloc[0] == pytest.approx(35.0) and t["gross_pnl"].iloc[0] == pytest.approx(-20.0)
+    assert t["net_pnl"].iloc[0] == pytest.approx(-20.0 - 0.26)
+    assert t["net_pnl"].iloc[1] == pytest.approx(-0.03 - 0.70)
+    assert t["net_pnl"].sum() == pytest.approx(79.01 - 100.0)  # Σ net_pnl = final equity − initial cash
+
+
+@pytest.mark.parametrize("with_market", [True, False])
+def test_ruin_truncates_fills_fees_turnover_trades(with_market):
+    res, md = _ruin_run()
+    m = summarize(res, market=md if with_market else None)
+    assert m["ruined"] is True and m["bars"] == 3 and m["final_equity"] == pytest.approx(-0.14)
+    assert m["ruin_time"] == int(res.timestamps[2])
+    # only the fills of bars 0 and 1 count: 2 fills, fees 0.10 + 0.04, turnover 2·50 + 2·20 = 140
+    assert m["fills"] == 2 and m["fees_paid"] == pytest.approx(0.14)
+    assert m["turnover_quote"] == pytest.approx(140.0)
+    assert m["turnover"] == pytest.approx(140.0 / ((99.90 + 39.86 - 0.14) / 3))  # ÷ mean of E_1..E_3
+    assert m["funding_paid"] == 0.0  # the funding at bar 4 came after the ruin
+    # the trade closed at bar 3 was still held at the ruin bar: open, marked at bar 2's close 10:
+    # unrealized 4·(10 − 35) = −100, fees 0.14 → net −100.14 = E_3 − E_0 = −0.14 − 100
+    assert m["trades"] == 0 and m["open_trades"] == 1
+    assert math.isnan(m["win_rate"])
+    if with_market:
+        p = m["per_symbol"][SYM]
+        assert p["fills"] == 2 and p["fees_paid"] == pytest.approx(0.14) and p["turnover_quote"] == pytest.approx(140.0)
+        assert p["pnl"] == pytest.approx(-100.14) and p["trades"] == 0 and p["funding_paid"] == 0.0
+    assert any("2024-01-03 00:00 UTC" in s for s in m["notes"])  # the ruin bar's open, as a UTC date-time
+
+
+def test_trades_until_open_trade_marked_at_ruin_bar():
+    from rmsbt.engine.trades import trades_until
+
+    res, md = _ruin_run()
+    t = trades_until(res.fills, res.funding, (SYM,), res.timestamps, 2, np.array([10.0]), md.low, md.high, md.present)
+    assert len(t) == 1 and t["status"].iloc[0] == "open" and t["exit_bar"].iloc[0] == 2
+    assert t["gross_pnl"].iloc[0] == pytest.approx(4 * (10.0 - 35.0))
+    assert t["net_pnl"].iloc[0] == pytest.approx(-100.14)
+    # excursions over bars 0..2 (high = low = close): worst at bar 2: 4·(10 − 35) = −100; best 0 (bar 0: 2·(50−50))
+    assert t["mae"].iloc[0] == pytest.approx(-100.0) and t["mfe"].iloc[0] == pytest.approx(0.0)
+
+
+# ---- 3. rolling Sharpe: same zero-dispersion rule as sharpe_ratio ------------------------------------
+def test_rolling_sharpe_nan_on_all_zero_windows_after_activity():
+    from rmsbt.metrics import rolling_sharpe, sharpe_ratio
+
+    # bursts of returns then long flat stretches: pandas' rolling std of an all-zero window can keep
+    # ~1e-10 of residue from earlier values; such a window has no dispersion → NaN, never 0.0
+    rng = np.random.default_rng(1)
+    parts = []
+    for _ in range(20):  # (with seed 1, main's rolling_sharpe gave 0.0 on 249 flat windows)
+        parts += [rng.normal(0, 0.01, 300) * (rng.random(300) < 0.3), np.zeros(800)]
+    r = np.concatenate(parts)
+    w = 720
+    rs = rolling_sharpe(r, w, 8760)
+    for k in range(w - 1, r.size, 97):  # property: agrees with sharpe_ratio on each window
+        ref = sharpe_ratio(r[k - w + 1:k + 1], 8760)
+        if math.isnan(ref):
+            assert math.isnan(rs[k]), k
+        else:
+            assert rs[k] == pytest.approx(ref, rel=1e-6), k
+    flat = pd.Series(np.abs(r)).rolling(w).max().to_numpy() == 0
+    assert flat.sum() > 100 and np.isnan(rs[flat]).all() and not (rs == 0.0).any()
+
+
+def test_rolling_sharpe_with_risk_free_matches_sharpe_ratio():
+    from rmsbt.metrics import rolling_sharpe, sharpe_ratio
+
+    r = np.array([0.01, -0.02, 0.03, -0.01, 0.02, 0.0, 0.01])
+    rs = rolling_sharpe(r, 5, 365, risk_free=0.04)
+    assert rs[6] == pytest.approx(sharpe_ratio(r[2:7], 365, 0.04), rel=1e-10)
+
+
+# ---- 9. drawdown durations describe one episode -----------------------------------------------------
+def test_max_drawdown_duration_days_and_bars_same_episode():
+    from tests.test_metrics import result
+
+    # 1h bars at hours 0,1,2, 12,13, 14..20. Equity: 100, 99 (A starts), 99, 101 (recovered at hour 12? no:)
+    # episode A: bars at hours 1, 2 underwater (2 bars), the next bar opens at hour 12 → A lasts from 1h to 3h
+    #   (close of its last bar): 2 h. Make A span the gap instead: underwater at hours 2 and 12 → from 2h to 13h = 11 h
+    # episode B: hours 14..18 underwater (5 bars) → 5 h. B has more bars, A more time.
+    ts = np.array([0, 1, 2, 12, 13, 14, 15, 16, 17, 18, 19]) * H
+    eq = [100.0, 101.0, 100.0, 100.5, 102.0, 101.0, 101.0, 101.0, 101.0, 101.0, 103.0]
+    r = result(eq, initial=100.0, tf="1h", timestamps=ts)
+    m = summarize(r)
+    # A: underwater at hours 2 (100 < 101) and 12 (100.5 < 101): 2 bars, 2h open → 13h close = 11 h
+    # B: hours 14..18 (101 < 102): 5 bars, 14h → 19h = 5 h. Longest by time: A → (11 h, 2 bars)
+    assert m["drawdown_episodes"] == 2
+    assert m["max_drawdown_duration_days"] == pytest.approx(11 / 24) and m["max_drawdown_duration_bars"] == 2
+
+
+# ---- 10. one definition of a trade's duration in bars -------------------------------------------------
+def test_trade_duration_bars_is_the_logs_bar_difference_across_gaps():
+    from rmsbt.metrics import trade_stats
+
+    # one trade from bar 1 (opens 1h) to bar 3 (opens 10h): 2 bars in the log; 9 h of wall-clock time
+    t = pd.DataFrame({"symbol": ["A"], "status": ["closed"], "entry_time": [1 * H], "exit_time": [10 * H],
+                      "entry_bar": [1], "exit_bar": [3], "duration_bars": [2], "net_pnl": [1.0], "qty": [1.0],
+                      "entry_price": [10.0]})
+    s = trade_stats(t, H)
+    assert s["avg_trade_duration_bars"] == 2 and s["max_trade_duration_bars"] == 2
+    assert s["max_trade_duration_days"] == pytest.approx(9 / 24)

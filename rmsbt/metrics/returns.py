@@ -63,13 +63,31 @@ def _is_zero_dispersion(d: float, x: np.ndarray) -> bool:
     return d == 0.0 or d <= ZERO_DISPERSION * float(np.max(np.abs(x)))
 
 
+def std_is_zero(sd, absmax, spread):
+    """The zero-dispersion rule for a standard deviation ``sd`` of values with largest magnitude
+    ``absmax`` and range ``spread = max − min`` (scalars or arrays, element-wise): zero when
+    ``sd == 0``, ``sd <= 1e-12 · absmax``, or all values are equal (``spread == 0``: then any ``sd`` is
+    rounding residue — a rolling std of an all-zero window can keep ~1e-10 from earlier values).
+    :func:`annual_volatility`, :func:`sharpe_ratio` and :func:`rolling_sharpe` all decide with it."""
+    return (sd == 0.0) | (sd <= ZERO_DISPERSION * absmax) | (spread == 0.0)
+
+
+def _std_is_zero(sd: float, x: np.ndarray) -> bool:
+    return bool(std_is_zero(sd, float(np.max(np.abs(x))), float(np.ptp(x))))
+
+
+def _sharpe(mean, sd, periods_per_year: float):
+    """``mean / sd · √P`` — the one Sharpe formula (scalars or arrays)."""
+    return mean / sd * math.sqrt(periods_per_year)
+
+
 def annual_volatility(returns: np.ndarray, periods_per_year: float) -> float:
     """``std(r, ddof=1) · √P``. NaN with fewer than two returns; exactly 0.0 under the zero-dispersion rule."""
     r = np.asarray(returns, dtype=np.float64)
     if r.size < 2:
         return math.nan
     sd = float(np.std(r, ddof=1))
-    if _is_zero_dispersion(sd, r):
+    if _std_is_zero(sd, r):
         return 0.0
     return sd * math.sqrt(periods_per_year)
 
@@ -86,9 +104,9 @@ def sharpe_ratio(returns: np.ndarray, periods_per_year: float, risk_free: float 
         return math.nan
     x = r - per_period_rate(risk_free, periods_per_year) if risk_free else r
     sd = float(np.std(x, ddof=1))
-    if _is_zero_dispersion(sd, x):
+    if _std_is_zero(sd, x):
         return math.nan
-    return float(np.mean(x)) / sd * math.sqrt(periods_per_year)
+    return float(_sharpe(float(np.mean(x)), sd, periods_per_year))
 
 
 def downside_deviation(returns: np.ndarray, target: float = 0.0) -> float:
@@ -154,17 +172,22 @@ def calmar_ratio(cagr_value: float, max_drawdown: float) -> float:
     return cagr_value / max_drawdown
 
 
-def rolling_sharpe(returns: np.ndarray, window: int, periods_per_year: float) -> np.ndarray:
-    """Sharpe of each trailing window of ``window`` returns (same formula and zero-dispersion rule as
-    :func:`sharpe_ratio`, rf = 0); NaN for the first ``window − 1`` points. For display."""
+def rolling_sharpe(returns: np.ndarray, window: int, periods_per_year: float, risk_free: float = 0.0) -> np.ndarray:
+    """Sharpe of each trailing window of ``window`` returns: the formula and zero-dispersion rule of
+    :func:`sharpe_ratio` (same helpers: :func:`std_is_zero`, the Sharpe formula), so a window where
+    :func:`sharpe_ratio` is NaN is NaN here too (a gap in the chart, never 0.0). NaN for the first
+    ``window − 1`` points. Rolling means/stds come from pandas (O(n)); they may differ from numpy's
+    by rounding residue, which the rule absorbs. For display."""
     import pandas as pd
 
-    r = pd.Series(np.asarray(returns, dtype=np.float64))
+    r = np.asarray(returns, dtype=np.float64)
+    x = pd.Series(r - per_period_rate(risk_free, periods_per_year) if risk_free else r)
     w = max(int(window), 2)
-    mean = r.rolling(w).mean().to_numpy()
-    sd = r.rolling(w).std(ddof=1).to_numpy()
-    scale = r.abs().rolling(w).max().to_numpy()
+    roll = x.rolling(w)
+    mean, sd = roll.mean().to_numpy(), roll.std(ddof=1).to_numpy()
+    absmax = x.abs().rolling(w).max().to_numpy()
+    spread = (roll.max() - roll.min()).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = mean / sd * math.sqrt(periods_per_year)
-    out[~(sd > ZERO_DISPERSION * scale)] = math.nan
+        out = _sharpe(mean, sd, periods_per_year)
+        out[std_is_zero(sd, absmax, spread) | np.isnan(sd)] = math.nan
     return out

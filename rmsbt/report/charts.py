@@ -243,7 +243,7 @@ def rolling_sharpe_chart(run: RunData, window_days: float = 30.0) -> Figure:
     ppy = float(run.metrics.get("periods_per_year") or 365 * 86_400_000 / run.timeframe_ms)
     w = max(int(round(window_days * 86_400_000 / run.timeframe_ms)), 2)
     if r.size >= w:
-        rs = rolling_sharpe(r, w, ppy)
+        rs = rolling_sharpe(r, w, ppy, float(run.metrics.get("risk_free_rate") or 0.0))
         if np.isfinite(rs).any():  # NaN (a flat window: undefined) stays a gap in the line
             _line(ax, x[1:], rs, color=COLORS["equity"], linewidth=0.8)
         else:
