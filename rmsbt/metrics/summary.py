@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.trades import trades_until
+from ..errors import TimeframeError
 from ..timeframes import timeframe_to_ms
 from .drawdown import drawdown_stats
 from .returns import (annual_volatility, cagr, cagr_overflows, calmar_ratio, equity_curve, per_period_rate,
@@ -119,6 +120,9 @@ def summarize(result, *, market=None, periods_per_year: float | None = None, ris
     replayed to that bar). ``ruined`` is True and a note says when.
     """
     tf_ms = timeframe_to_ms(result.timeframe)
+    if result.timeframe.endswith("M"):
+        raise TimeframeError(f"timeframe {result.timeframe!r} (calendar months): metrics need one fixed bar length "
+                             "(month bars are 28–31 days); use 1w or 1d")
     ppy = periods_per_year_for(result.timeframe, periods_per_year)
     per_period_rate(risk_free, ppy)  # validates risk_free (finite, > −1)
     notes: list[str] = []
