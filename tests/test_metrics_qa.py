@@ -212,3 +212,29 @@ def test_trade_duration_bars_is_the_logs_bar_difference_across_gaps():
     s = trade_stats(t, H)
     assert s["avg_trade_duration_bars"] == 2 and s["max_trade_duration_bars"] == 2
     assert s["max_trade_duration_days"] == pytest.approx(9 / 24)
+
+
+# ---- 1. the real repro: 1m BTC/USDT, 10 bars, 95 % bought at bar 0 --------------------------------------
+def test_short_profitable_real_run_writes_outputs(shared_data, tmp_path, capsys):
+    import json
+
+    from rmsbt.cli import main
+
+    (tmp_path / "buy_once.py").write_text(
+        "from rmsbt.strategy import Strategy\n\n"
+        "class BuyOnce(Strategy):\n"
+        "    def on_bar(self, ctx):\n"
+        "        if ctx.bar == 0:\n"
+        "            ctx.order_target_percent('BTC/USDT', 0.95)\n")
+    cfg = tmp_path / "c.toml"
+    # 2019-10-25 15:38–15:48 UTC: BTC rose ~4 % from bar 1's open to bar 9's close; 4 % in 10 minutes
+    # annualises to e^(ln 1.04 · 52560) ≈ e^2061, beyond the largest float → CAGR NaN (null), run completes
+    cfg.write_text('name = "buy_once"\n[data]\nexchange = "binance"\nsymbols = ["BTC/USDT"]\ntimeframe = "1m"\n'
+                   'start = "2019-10-25T15:38"\nend = "2019-10-25T15:48"\n[broker]\nmode = "spot"\n'
+                   f'[strategy]\nclass = "{tmp_path / "buy_once.py"}:BuyOnce"\n')
+    out = tmp_path / "out"
+    assert main(["backtest", str(cfg), "--data-dir", str(shared_data), "--out", str(out), "--quiet"]) == 0
+    m = json.loads((out / "summary.json").read_text())["metrics"]
+    assert m["bars"] == 10 and m["total_return"] > 0.02 and m["cagr"] is None
+    assert any("CAGR undefined" in s for s in m["notes"])
+    assert (out / "report.html").is_file() and "n/a" in capsys.readouterr().out
