@@ -148,3 +148,11 @@ def test_one_bar_run_charts_show_that_bar():
     for fig in (charts.positions(run), charts.prices_with_trades(run)):
         lo, hi = fig.axes[0].get_xlim()  # matplotlib date units: days
         assert hi - lo <= 3 / 24 + 1e-9  # the bar and one bar either side, not years
+
+
+def test_money_metrics_two_decimals_everywhere():
+    from rmsbt.report.html import fmt
+
+    # quote-currency amounts: 2 decimals whatever their size; ratios keep 3, small non-money values 6 digits
+    assert fmt("funding_paid", 0.121517) == "0.12" and fmt("avg_trade", -0.449611) == "-0.45"
+    assert fmt("pnl", -741.906) == "-741.91" and fmt("sharpe", -0.1559) == "-0.156"

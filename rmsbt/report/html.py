@@ -22,6 +22,10 @@ PCT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "current_dra
        "risk_free_rate"}
 TIME = {"start", "end", "max_drawdown_start", "max_drawdown_trough", "max_drawdown_recovery", "ruin_time"}
 RATIO = {"sharpe", "sortino", "calmar", "profit_factor", "turnover"}
+#: amounts of quote currency: always 2 decimals (−0.45, not −0.449611)
+MONEY = {"initial_equity", "final_equity", "peak_equity", "pnl", "max_drawdown_quote", "best_trade", "worst_trade",
+         "avg_trade", "avg_win", "avg_loss", "expectancy", "fees_paid", "funding_paid", "turnover_quote",
+         "net_pnl_closed_trades", "gross_pnl", "net_pnl", "fees", "funding"}
 
 GROUPS = [
     ("Period", ["start", "end", "duration_days", "bars", "missing_bars", "periods_per_year", "risk_free_rate"]),
@@ -92,6 +96,8 @@ def fmt(key: str, v) -> str:
         return f"{v * 100:,.2f}%"
     if key in RATIO:
         return f"{v:,.3f}"
+    if key in MONEY:
+        return f"{v:,.2f}"
     if isinstance(v, (int, np.integer)) or (key.endswith("_bars") and float(v).is_integer()):
         return f"{int(v):,}"
     if key.endswith("_days") or key.endswith("_bars"):
@@ -129,9 +135,7 @@ def card(label: str, key: str, rule: str | None, m: dict) -> str:
 
 def money(v) -> str:
     """An amount of quote currency in a table: 2 decimals with thousands separators ("−0.45")."""
-    if not _isnum(v) or v != v:
-        return "n/a"
-    return f"{v:,.2f}"
+    return fmt("pnl", v)
 
 
 def ruin_banner(m: dict) -> str:
