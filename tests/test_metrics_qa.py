@@ -10,6 +10,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rmsbt.metrics import cagr, summarize
 from tests.broker_helpers import SYM, assert_identity, bars, buy, run, sell
@@ -238,3 +240,24 @@ def test_short_profitable_real_run_writes_outputs(shared_data, tmp_path, capsys)
     assert m["bars"] == 10 and m["total_return"] > 0.02 and m["cagr"] is None
     assert any("CAGR undefined" in s for s in m["notes"])
     assert (out / "report.html").is_file() and "n/a" in capsys.readouterr().out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 10_000), min_size=1, max_size=8))
+def test_dust_rule_property_decimal_lots_close_to_exactly_zero(lots):
+    """Buying decimal lots (k/1000 units each) and selling their decimal total (what a user types, e.g.
+    0.3 after 0.1 + 0.2) leaves exactly 0 and one closed trade, whatever residue float sums leave."""
+    from rmsbt.engine.portfolio_nb import apply_fill
+    from rmsbt.engine.trades import TradeBook
+
+    qs = [k / 1000 for k in lots]
+    total = sum(lots) / 1000  # the decimal total, correctly rounded once
+    cash, qty, avg, realized = np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1)
+    tb = TradeBook(("A/B",), np.arange(len(qs) + 1, dtype=np.int64))
+    for t, dq in enumerate(qs + [-total]):
+        q0 = qty[0]
+        pnl = apply_fill(cash, qty, avg, realized, 0, dq, 100.0, 0.0)
+        tb.on_fill(0, t, dq, 100.0, 0.0, 0.0, q0, 0.0, pnl)
+    assert qty[0] == 0.0 and tb.n_open == 0
+    log = tb.finish(len(qs), qty, avg, np.array([100.0]))
+    assert list(log["status"]) == ["closed"] and log["gross_pnl"].iloc[0] == pytest.approx(0.0, abs=1e-9)
