@@ -261,3 +261,28 @@ def test_dust_rule_property_decimal_lots_close_to_exactly_zero(lots):
     assert qty[0] == 0.0 and tb.n_open == 0
     log = tb.finish(len(qs), qty, avg, np.array([100.0]))
     assert list(log["status"]) == ["closed"] and log["gross_pnl"].iloc[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_trades_until_replays_the_engines_log_exactly():
+    """Property: replaying a real engine run's fills to its last bar gives the engine's own trade log,
+    and replaying to any earlier bar k keeps exactly the trades closed by k (plus at most one open per symbol)."""
+    from report_helpers import pairs_run
+
+    from rmsbt.engine.trades import trades_until
+    from rmsbt.metrics import forward_filled
+
+    run = pairs_run(700)
+    res, md = run.result, run.market
+    assert len(res.trades) > 4
+    marks = forward_filled(md.close)
+    n = md.n_bars
+    full = trades_until(res.fills, res.funding, res.symbols, res.timestamps, n - 1, marks[:, n - 1], md.low, md.high,
+                        md.present)
+    pd.testing.assert_frame_equal(full, res.trades)
+    for k in (250, 400, 555):
+        part = trades_until(res.fills, res.funding, res.symbols, res.timestamps, k, marks[:, k], md.low, md.high,
+                            md.present)
+        closed = res.trades.loc[(res.trades["status"] == "closed") & (res.trades["exit_bar"] <= k)]
+        pd.testing.assert_frame_equal(part.loc[part["status"] == "closed"].reset_index(drop=True),
+                                      closed.reset_index(drop=True))
+        assert (part["status"] == "open").sum() <= len(res.symbols)
