@@ -35,8 +35,8 @@ def summary_table(name: str, symbols, timeframe: str, m: dict):
         ("Sortino (ann.)", f("sortino")),
         ("Calmar", f("calmar")),
         ("max drawdown", f"{f('max_drawdown')} ({f('max_drawdown_quote')})"),
-        ("max drawdown duration", f"{fmt('x_days', m.get('max_drawdown_duration_days'))} days "
-                                  f"({fmt('x_bars', m.get('max_drawdown_duration_bars'))} bars)"),
+        ("longest drawdown", f"{fmt('x_days', m.get('max_drawdown_duration_days'))} days "
+                             f"({fmt('x_bars', m.get('max_drawdown_duration_bars'))} bars, same episode)"),
         None,
         ("trades (round trips)", f"{m.get('trades', 0):,} ({m.get('fills', 0):,} fills"
                                  + (f", {m['open_trades']} open)" if m.get("open_trades") else ")")),
@@ -44,6 +44,7 @@ def summary_table(name: str, symbols, timeframe: str, m: dict):
         ("profit factor", f("profit_factor")),
         ("average trade", f("avg_trade")),
         ("fees paid", f("fees_paid")),
+        ("funding paid", f("funding_paid")),
         ("exposure (time)", f("exposure_time")),
     ]
     for r in rows:

@@ -1,11 +1,16 @@
 """TOML configs for ``rmsbt backtest``: parsed into typed objects, every error naming file and key.
 
-A config has three tables::
+A config has these tables::
 
     [data]       exchange, symbols, timeframe, start (optional), end (optional)
     [broker]     initial_cash, mode, taker_fee_bps (alias fee_bps), maker_fee_bps, ... (docs/broker.md)
     [strategy]   class = "strategies/pairs_rmsprop.py:PairsRMSprop"  (or "package.module:Class")
     [strategy.params]  whatever the strategy class declares in its ``PARAMS``
+    [metrics]    optional: periods_per_year (> 0; default 365 days / bar length), risk_free (annual
+                 rate, finite and > −1; default 0) — docs/metrics.md
+
+``data.timeframe`` may be any fixed bar length (``1m`` … ``1w``); calendar months (``1M``) are refused:
+their bars are 28–31 days long, and bar counts, durations and annualisation assume one bar length.
 
 ``start`` is inclusive and ``end`` exclusive; both are UTC dates (``2021-01-01``) or date-times
 (``2021-01-01T12:00``, read as UTC unless an offset is given) and select bars by their open time.
@@ -41,6 +46,12 @@ class StrategyConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    periods_per_year: float | None = None  #: None: 365 days / bar length
+    risk_free: float = 0.0  #: annual rate
+
+
+@dataclass(frozen=True)
 class Config:
     name: str
     path: Path
@@ -48,6 +59,7 @@ class Config:
     broker: BrokerConfig
     strategy: StrategyConfig
     raw: dict  # the parsed TOML, echoed into summary.json
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 def parse_time_ms(value: Any, where: str) -> int:
@@ -105,9 +117,10 @@ def load_config(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML ({exc})") from None
 
-    unknown = sorted(set(raw) - {"name", "data", "broker", "strategy"})
+    unknown = sorted(set(raw) - {"name", "data", "broker", "strategy", "metrics"})
     if unknown:
-        raise ConfigError(f"{file}: unknown key {unknown[0]}; allowed top-level keys: name, [data], [broker], [strategy]")
+        raise ConfigError(f"{file}: unknown key {unknown[0]}; allowed top-level keys: name, [data], [broker], "
+                          "[strategy], [metrics]")
     name = raw.get("name", path.stem)
     if not isinstance(name, str) or not name or "/" in name or "\\" in name:
         raise ConfigError(f"{file}: name must be a non-empty string without slashes")
@@ -124,6 +137,10 @@ def load_config(path: str | Path) -> Config:
         if len(set(symbols)) != len(symbols):
             raise ConfigError(f"{file}: data.symbols lists a symbol twice")
         timeframe_to_ms(d["timeframe"])
+        if d["timeframe"].endswith("M"):
+            raise ConfigError(f"{file}: data.timeframe: {d['timeframe']!r} (calendar months) is not supported in "
+                              "backtests: month bars are 28–31 days long, and bar counts, durations and "
+                              "annualisation assume one fixed bar length; use 1w or 1d")
     except ConfigError:
         raise
     except RmsbtError as exc:
@@ -143,7 +160,16 @@ def load_config(path: str | Path) -> Config:
     params = s.get("params", {})
     if not isinstance(params, dict):
         raise ConfigError(f"{file}: strategy.params must be a table")
-    return Config(name, path, data, broker, StrategyConfig(s["class"], dict(params)), raw)
+    metrics = parse_metrics(_table(raw, "metrics", file), file)
+    return Config(name, path, data, broker, StrategyConfig(s["class"], dict(params)), raw, metrics)
+
+
+def parse_metrics(t: dict, file: str) -> MetricsConfig:
+    """The optional ``[metrics]`` table → :class:`MetricsConfig` (periods_per_year > 0; risk_free > −1)."""
+    _keys(t, {"periods_per_year", "risk_free"}, set(), file, "metrics")
+    w = f"{file}: metrics"
+    ppy = _num(t, "periods_per_year", 1.0, w, min_excl=0.0) if "periods_per_year" in t else None
+    return MetricsConfig(ppy, _num(t, "risk_free", 0.0, w, min_excl=-1.0))
 
 
 BROKER_KEYS = {"initial_cash", "mode", "fee_bps", "taker_fee_bps", "maker_fee_bps", "fixed_fee", "min_fee",

@@ -88,4 +88,6 @@ def run_config(config: Config, data_dir: str | Path = "data", progress=None) -> 
                              data_dir, config.data.exchange)
     intrabar = intrabar_matrix(config.broker, market, data_dir, config.data.exchange)
     result = run_backtest(strategy, market, config.broker, progress=progress, funding=funding, intrabar=intrabar)
-    return Run(config, result, summarize(result, market=market), strategy, market)
+    m = config.metrics
+    summary = summarize(result, market=market, periods_per_year=m.periods_per_year, risk_free=m.risk_free)
+    return Run(config, result, summary, strategy, market)

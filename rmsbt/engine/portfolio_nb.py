@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from numba import njit
 
+#: Dust rule: a fill that leaves ``|q0 + dq| <= DUST · max(|q0|, |dq|)`` closes the position to exactly 0.
+DUST = 1e-9
+
+
+@njit(cache=True, nogil=True)
+def settled_position(q0, dq):
+    """The position after adding ``dq`` to ``q0``, with the **dust rule**: a result whose size is at
+    most ``DUST`` (1e-9) times the larger of ``|q0|`` and ``|dq|`` is float rounding residue (buy 0.1,
+    buy 0.2, sell 0.3 leaves 5.55e-17), not a position, and becomes exactly 0.0. Real lot sizes are
+    many orders of magnitude above 1e-9 of a position, so no genuine remainder is ever dropped.
+    :func:`apply_fill` and the trade book (:mod:`rmsbt.engine.trades`) both use it."""
+    q1 = q0 + dq
+    if q1 != 0.0 and abs(q1) <= DUST * max(abs(q0), abs(dq)):
+        return 0.0
+    return q1
+
 
 @njit(cache=True, nogil=True)
 def apply_fill(cash, qty, avg_price, realized, sym, dq, price, fee):
@@ -14,16 +30,21 @@ def apply_fill(cash, qty, avg_price, realized, sym, dq, price, fee):
     position: adding to a position averages the entry price by quantity; reducing it realizes
     ``closed · (price − avg) · sign(old position)``; a fill that crosses zero is split into a close of
     the old position and an open of the rest at ``price``. Returns the realized PnL of this fill.
-    No rounding is applied.
+
+    The new position follows the dust rule (:func:`settled_position`): a residue of at most 1e-9 of
+    the traded size is set to exactly 0.0, the whole old position counts as closed (realized on
+    ``|q0|``) and the trade closes. Cash still moves by the fill's own ``dq · price``; the dropped
+    residue's value (≤ 1e-9 of the fill's notional) is neither realized nor marked. No other
+    rounding is applied.
     """
     cash[0] -= dq * price + fee
     q0 = qty[sym]
-    q1 = q0 + dq
+    q1 = settled_position(q0, dq)
     pnl = 0.0
     if q0 == 0.0 or (q0 > 0.0) == (dq > 0.0):
         avg_price[sym] = (avg_price[sym] * abs(q0) + price * abs(dq)) / abs(q1)
     else:
-        closed = min(abs(dq), abs(q0))
+        closed = abs(q0) if q1 == 0.0 else min(abs(dq), abs(q0))
         direction = 1.0 if q0 > 0.0 else -1.0
         pnl = closed * (price - avg_price[sym]) * direction
         realized[sym] += pnl

@@ -41,6 +41,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .portfolio_nb import settled_position
+
 TRADE_COLUMNS = ["symbol", "side", "status", "entry_time", "exit_time", "entry_bar", "exit_bar", "entry_price",
                  "exit_price", "qty", "gross_pnl", "fees", "slippage", "funding", "net_pnl", "duration_bars",
                  "duration_ms", "mae", "mfe"]
@@ -66,13 +68,16 @@ class TradeBook:
 
     def on_fill(self, s: int, t: int, dq: float, price: float, fee: float, slip: float, q0: float, avg0: float,
                 pnl: float) -> None:
-        """Attribute one fill (position ``q0`` → ``q0 + dq``, realized ``pnl``) to the trade(s) of ``s``."""
-        q1 = q0 + dq
+        """Attribute one fill (position ``q0`` → ``q0 + dq``, realized ``pnl``) to the trade(s) of ``s``.
+        The new position follows the accounting kernel's dust rule
+        (:func:`rmsbt.engine.portfolio_nb.settled_position`): a residue that the kernel sets to 0 closes
+        the trade here too."""
+        q1 = settled_position(q0, dq)
         tr = self.open[s]
         a = abs(dq)
         if q0 != 0.0 and (q0 > 0.0) != (dq > 0.0):  # reducing, closing or flipping
-            closed = min(a, abs(q0))
-            w = closed / a
+            closed = abs(q0) if q1 == 0.0 else min(a, abs(q0))
+            w = min(closed / a, 1.0)
             tr.out_qty += closed
             tr.out_value += closed * price
             tr.gross += pnl
@@ -127,3 +132,49 @@ class TradeBook:
             if tr is not None:
                 self._close(s, last_bar, float(mark[s]), "open", float(qty[s] * (mark[s] - avg[s])))
         return pd.DataFrame(self.rows, columns=TRADE_COLUMNS)
+
+
+def trades_until(fills: pd.DataFrame, funding: pd.DataFrame | None, symbols: tuple[str, ...], timestamps: np.ndarray,
+                 last_bar: int, marks: np.ndarray, lows: np.ndarray | None = None, highs: np.ndarray | None = None,
+                 present: np.ndarray | None = None) -> pd.DataFrame:
+    """The trade log as it stood at the close of bar ``last_bar`` (e.g. the ruin bar).
+
+    Replays the run's fills (``FILL_COLUMNS``, in booking order) and funding payments of bars
+    ``0..last_bar`` through the same accounting kernel (:func:`~rmsbt.engine.portfolio_nb.apply_fill`)
+    and :class:`TradeBook` the engine used, so every trade closed by then is identical to the full log's,
+    and a trade still held at ``last_bar`` is an ``"open"`` row marked at ``marks`` (each symbol's last
+    known close at that bar). Excursions (mae/mfe) are replayed when ``lows``/``highs``/``present``
+    (symbols × bars) are given, else they are NaN.
+    """
+    from .portfolio_nb import apply_fill
+
+    n_sym = len(symbols)
+    index = {s: i for i, s in enumerate(symbols)}
+    cash, qty, avg, realized = np.zeros(1), np.zeros(n_sym), np.zeros(n_sym), np.zeros(n_sym)
+    tb = TradeBook(symbols, timestamps)
+    f = fills.loc[fills["bar"] <= last_bar]
+    fb = f["bar"].to_numpy(np.int64)
+    fcols = [f[c].to_numpy() for c in ("symbol", "qty", "price", "fee", "slippage", "realized_pnl")]
+    g = funding.loc[funding["bar"] <= last_bar] if funding is not None and len(funding) else None
+    gb = g["bar"].to_numpy(np.int64) if g is not None else np.zeros(0, np.int64)
+    gs, gp = (g["symbol"].to_numpy(), g["paid"].to_numpy(np.float64)) if g is not None else ((), ())
+    i = j = 0
+    for t in range(last_bar + 1):
+        while i < len(fb) and fb[i] == t:
+            s = index[fcols[0][i]]
+            dq, price, fee = float(fcols[1][i]), float(fcols[2][i]), float(fcols[3][i])
+            q0 = qty[s]
+            apply_fill(cash, qty, avg, realized, s, dq, price, fee)
+            tb.on_fill(s, t, dq, price, fee, float(fcols[4][i]), q0, 0.0, float(fcols[5][i]))
+            i += 1
+        while j < len(gb) and gb[j] == t:
+            tb.on_funding(index[gs[j]], float(gp[j]))
+            j += 1
+        if lows is not None and tb.n_open:
+            for s in range(n_sym):
+                if qty[s] != 0.0 and present[s, t]:
+                    tb.on_mark(s, qty[s], avg[s], lows[s, t], highs[s, t])
+    out = tb.finish(last_bar, qty, avg, np.asarray(marks, dtype=np.float64))
+    if lows is None:
+        out[["mae", "mfe"]] = np.nan
+    return out

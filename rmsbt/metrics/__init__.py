@@ -7,16 +7,16 @@
 """
 
 from .drawdown import Episode, drawdown, drawdown_stats, episodes, underwater_runs
-from .returns import (ZERO_DISPERSION, annual_volatility, cagr, calmar_ratio, downside_deviation, equity_curve,
+from .returns import (ZERO_DISPERSION, annual_volatility, cagr, cagr_overflows, calmar_ratio, downside_deviation, equity_curve,
                       per_period_rate, periods_per_year_for, rolling_sharpe, sharpe_ratio, simple_returns,
-                      sortino_ratio)
+                      sortino_ratio, std_is_zero)
 from .summary import (buy_and_hold, exposure, first_opens, forward_filled, hold_weights, summarize,
                       trade_log)
 from .trades import TRADE_COLUMNS, closed_trades, trade_stats
 
 __all__ = [
     "Episode", "drawdown", "drawdown_stats", "episodes", "underwater_runs", "ZERO_DISPERSION", "annual_volatility",
-    "cagr", "calmar_ratio", "downside_deviation", "equity_curve", "per_period_rate", "periods_per_year_for",
+    "cagr", "cagr_overflows", "std_is_zero", "calmar_ratio", "downside_deviation", "equity_curve", "per_period_rate", "periods_per_year_for",
     "rolling_sharpe", "sharpe_ratio", "simple_returns", "sortino_ratio", "buy_and_hold", "exposure", "first_opens",
     "forward_filled", "hold_weights", "summarize", "trade_log", "TRADE_COLUMNS", "closed_trades",
     "trade_stats",

@@ -67,13 +67,19 @@ def episodes(curve: np.ndarray, timestamps: np.ndarray, timeframe_ms: int) -> li
 
 def drawdown_stats(curve: np.ndarray, timestamps: np.ndarray, timeframe_ms: int) -> dict:
     """Max drawdown (fraction, quote), its episode, max/average episode length (bars, days), time
-    under water (share of bars and of time), and the drawdown at the end."""
+    under water (share of bars and of time), and the drawdown at the end.
+
+    ``max_drawdown_duration_days`` and ``max_drawdown_duration_bars`` are the two lengths of **one**
+    episode: the longest in wall-clock time (ties: the one with more bars). Across a gap in the clock
+    another episode may have more bars; averages are over all episodes."""
     dd, dq = drawdown(curve)
     eps = episodes(curve, timestamps, timeframe_ms)
     n = len(curve) - 1
     total_ms = int(timestamps[-1] + timeframe_ms - timestamps[0]) if n else 0
     worst = max(eps, key=lambda e: e.depth, default=None)
-    longest = max(eps, key=lambda e: (e.bars, e.duration_ms), default=None)
+    # the longest episode by wall-clock time (ties: more bars); both of its lengths are reported, so
+    # max_drawdown_duration_days and _bars always describe the same episode
+    longest = max(eps, key=lambda e: (e.duration_ms, e.bars), default=None)
     day = 86_400_000
     return {
         "max_drawdown": float(dd.max()),
@@ -82,7 +88,7 @@ def drawdown_stats(curve: np.ndarray, timestamps: np.ndarray, timeframe_ms: int)
         "max_drawdown_trough": worst.trough if worst else None,
         "max_drawdown_recovery": worst.recovery if worst else None,
         "max_drawdown_duration_bars": longest.bars if longest else 0,
-        "max_drawdown_duration_days": (max(e.duration_ms for e in eps) / day) if eps else 0.0,
+        "max_drawdown_duration_days": longest.duration_ms / day if longest else 0.0,
         "avg_drawdown_duration_bars": float(np.mean([e.bars for e in eps])) if eps else 0.0,
         "avg_drawdown_duration_days": float(np.mean([e.duration_ms for e in eps])) / day if eps else 0.0,
         "drawdown_episodes": len(eps),

@@ -12,10 +12,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..engine.trades import trades_until
+from ..errors import TimeframeError
 from ..timeframes import timeframe_to_ms
 from .drawdown import drawdown_stats
-from .returns import (annual_volatility, cagr, calmar_ratio, equity_curve, periods_per_year_for, sharpe_ratio,
-                      simple_returns, sortino_ratio)
+from .returns import (annual_volatility, cagr, cagr_overflows, calmar_ratio, equity_curve, per_period_rate,
+                      periods_per_year_for, sharpe_ratio, simple_returns, sortino_ratio)
 from .trades import TRADE_COLUMNS, closed_trades, trade_stats
 
 DAY_MS = 86_400_000
@@ -76,44 +78,95 @@ def trade_log(result) -> pd.DataFrame:
     return trades if trades is not None else pd.DataFrame(columns=TRADE_COLUMNS)
 
 
+def utc_text(ms: int) -> str:
+    """``2024-01-01 00:00 UTC`` for a time in ms since the epoch (for notes)."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _trades_at_ruin(result, market, r: int) -> pd.DataFrame:
+    """The broker's trade log as it stood at the close of the ruin bar ``r`` (replayed by
+    :func:`rmsbt.engine.trades.trades_until`): trades closed after it are open there, marked at its close."""
+    fills = result.fills
+    if getattr(result, "trades", None) is None or not len(fills) or "bar" not in fills.columns:
+        log = trade_log(result)
+        return log.loc[pd.to_numeric(log["entry_time"]) <= result.timestamps[r]]
+    if market is not None:
+        marks = forward_filled(market.close[:, :r + 1])[:, r]
+        hl = (market.low, market.high, market.present)
+    else:  # no candles: a single open symbol's mark follows from equity = cash + q · mark
+        marks = np.full(len(result.symbols), math.nan)
+        q = np.asarray(result.positions[r], dtype=np.float64)
+        held = np.flatnonzero(q != 0.0)
+        if held.size == 1:
+            marks[held[0]] = (result.equity[r] - result.cash[r]) / q[held[0]]
+        hl = (None, None, None)
+    return trades_until(fills, getattr(result, "funding", None), tuple(result.symbols), result.timestamps, r, marks,
+                        *hl)
+
+
 def summarize(result, *, market=None, periods_per_year: float | None = None, risk_free: float = 0.0,
               trades: pd.DataFrame | None = None) -> dict:
     """The summary metrics of a :class:`~rmsbt.engine.loop.BacktestResult` (flat dict, JSON-ready).
 
     ``market`` (the run's :class:`~rmsbt.data.align.MarketData`) enables buy-and-hold and per-symbol
-    PnL; ``periods_per_year`` overrides 365 days / bar length; ``risk_free`` is an annual rate.
-    ``trades``: a per-trade log (default: :func:`trade_log`). If equity reaches zero or below (ruin) the
-    metrics cover the run up to that bar, ``ruined`` is True and a note says when.
+    PnL; ``periods_per_year`` overrides 365 days / bar length; ``risk_free`` is an annual rate (finite,
+    > −1). ``trades``: a per-trade log (default: :func:`trade_log`).
+
+    Ruin: if equity reaches zero or below, **everything** covers the run up to the close of that bar
+    (``ruin_time``): equity numbers, fills, fees, turnover, funding, per-symbol numbers and trades — a
+    trade still held at the ruin bar counts as open, marked at that bar's close (the broker's log is
+    replayed to that bar). ``ruined`` is True and a note says when.
     """
     tf_ms = timeframe_to_ms(result.timeframe)
+    if result.timeframe.endswith("M"):
+        raise TimeframeError(f"timeframe {result.timeframe!r} (calendar months): metrics need one fixed bar length "
+                             "(month bars are 28–31 days); use 1w or 1d")
     ppy = periods_per_year_for(result.timeframe, periods_per_year)
+    per_period_rate(risk_free, ppy)  # validates risk_free (finite, > −1)
     notes: list[str] = []
     ts = np.asarray(result.timestamps, dtype=np.int64)
     curve = equity_curve(result.initial_cash, result.equity)
     ruin = np.flatnonzero(curve[1:] <= 0.0)
     ruined = bool(ruin.size)
+    fills = result.fills
     if ruined:
-        k = int(ruin[0]) + 1
-        curve, ts = curve[:k + 1], ts[:k]
-        notes.append(f"ruin: equity reached {curve[-1]:.6g} (≤ 0) at the close of the bar opening at {ts[-1]} ms; "
-                     "metrics cover the run up to that bar")
+        r = int(ruin[0])
+        curve, ts = curve[:r + 2], ts[:r + 1]
+        notes.append(f"ruin: equity reached {curve[-1]:.6g} (≤ 0) at the close of the bar opening {utc_text(ts[-1])}; "
+                     "metrics, fills, fees, turnover and trades cover the run up to that bar (a trade still held "
+                     "then counts as open, marked at that close); the report's charts show the whole run")
+        if len(fills):
+            fills = fills.loc[fills["bar"] <= r] if "bar" in fills.columns else fills.loc[fills["timestamp"] <= ts[-1]]
+        if trades is None:
+            trades = _trades_at_ruin(result, market, r)
+        else:
+            trades = trades.loc[pd.to_numeric(trades["entry_time"]) <= ts[-1]]
     n = int(ts.size)
     rets = simple_returns(curve)
     initial, final = float(curve[0]), float(curve[-1])
     start, end = int(ts[0]), int(ts[-1] + tf_ms)
     duration = end - start
-    fills = result.fills
     if trades is None:
         trades = trade_log(result)
-    if ruined:
-        trades = trades.loc[pd.to_numeric(trades["entry_time"]) <= ts[-1]]
     dd = drawdown_stats(curve, ts, tf_ms)
     c = cagr(initial, final, duration)
+    if cagr_overflows(initial, final, duration):
+        notes.append(f"CAGR undefined (NaN): a total return of {final / initial - 1.0:.6g} over "
+                     f"{duration / DAY_MS:.6g} days annualises beyond the largest float (> e^709.78); so is Calmar")
     sharpe = sharpe_ratio(rets, ppy, risk_free)
+    sortino = sortino_ratio(rets, ppy, risk_free)
+    calmar = calmar_ratio(c, dd["max_drawdown"])
     if n < 2:
         notes.append("fewer than two bars: Sharpe, Sortino and volatility are undefined (NaN)")
-    elif math.isnan(sharpe):
-        notes.append("zero dispersion of returns (constant equity growth): Sharpe is undefined (NaN)")
+    else:
+        if math.isnan(sharpe):
+            notes.append("zero dispersion of returns (constant equity growth): Sharpe is undefined (NaN)")
+        if math.isnan(sortino) and not math.isnan(sharpe):
+            notes.append("no return below the target (no downside): Sortino is undefined (NaN)")
+    if math.isnan(calmar) and not dd["max_drawdown"] > 0.0:
+        notes.append("no drawdown: Calmar (CAGR / max drawdown) is undefined (NaN)")
     pos = np.asarray(result.positions, dtype=np.float64)[:n]
     exp_bars, exp_time = exposure(pos, ts, tf_ms)
     price = fills["price"] if "price" in fills.columns else pd.Series(np.nan, index=fills.index)
@@ -126,6 +179,9 @@ def summarize(result, *, market=None, periods_per_year: float | None = None, ris
     if gaps:
         notes.append(f"{gaps} bar(s) missing from the clock: returns and Sharpe are per bar; CAGR and "
                      "durations in days are wall-clock time")
+        if gaps > 0.1 * n:
+            notes.append(f"warning: {gaps / (gaps + n):.0%} of the clock is missing — a bar-based Sharpe, Sortino "
+                         "and volatility treat each return across a gap as one period and misstate risk")
     m = {
         "start": start,
         "end": end,
@@ -140,12 +196,13 @@ def summarize(result, *, market=None, periods_per_year: float | None = None, ris
         "cagr": c,
         "annual_volatility": annual_volatility(rets, ppy),
         "sharpe": sharpe,
-        "sortino": sortino_ratio(rets, ppy, risk_free),
-        "calmar": calmar_ratio(c, dd["max_drawdown"]),
+        "sortino": sortino,
+        "calmar": calmar,
         **dd,
         "periods_per_year": ppy,
         "risk_free_rate": float(risk_free),
         "ruined": ruined,
+        "ruin_time": int(ts[-1]) if ruined else None,
         "fills": int(len(fills)),
         **ts_stats,
         "exposure": exp_bars,

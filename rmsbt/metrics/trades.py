@@ -37,7 +37,9 @@ def trade_stats(trades: pd.DataFrame, timeframe_ms: int | None = None) -> dict:
     ``profit_factor = Σ_W net_pnl / |Σ_L net_pnl|``; ``expectancy = win_rate · avg_win +
     (|L|/N) · avg_loss`` (equal to avg_trade by identity); ``avg_trade_return`` = mean of ``return``
     if that column exists; ``avg_trade_duration_days``/``max_trade_duration_days`` from
-    exit_time − entry_time (and in bars when ``timeframe_ms`` is given: duration / bar length).
+    exit_time − entry_time; ``avg_trade_duration_bars``/``max_trade_duration_bars`` from the log's
+    ``duration_bars`` (exit_bar − entry_bar: bar-based, like every ``*_bars`` metric; a table without
+    that column: duration / ``timeframe_ms``).
 
     Undefined values are NaN, never an exception or inf: no closed trades → every ratio and average
     NaN and ``trade_stats_note`` says why; no wins → avg_win NaN; no losses → avg_loss and
@@ -59,6 +61,10 @@ def trade_stats(trades: pd.DataFrame, timeframe_ms: int | None = None) -> dict:
     dur = (pd.to_numeric(c["exit_time"]).to_numpy(np.float64)
            - pd.to_numeric(c["entry_time"]).to_numpy(np.float64))
     day = 86_400_000
+    # in bars: the log's duration_bars (exit_bar − entry_bar, bar-based: a gap in the clock is not a bar),
+    # the same definition as round_trips.csv; a table without it: duration / bar length
+    bars = (c["duration_bars"].to_numpy(np.float64) if "duration_bars" in c.columns
+            else dur / timeframe_ms if timeframe_ms else None)
     avg_win = float(wins.mean()) if wins.size else nan
     avg_loss = float(losses.mean()) if losses.size else nan
     out.update({
@@ -74,8 +80,8 @@ def trade_stats(trades: pd.DataFrame, timeframe_ms: int | None = None) -> dict:
         "avg_trade_return": _avg_return(c),
         "avg_trade_duration_days": float(dur.mean()) / day,
         "max_trade_duration_days": float(dur.max()) / day,
-        "avg_trade_duration_bars": float(dur.mean()) / timeframe_ms if timeframe_ms else nan,
-        "max_trade_duration_bars": float(dur.max()) / timeframe_ms if timeframe_ms else nan,
+        "avg_trade_duration_bars": float(bars.mean()) if bars is not None else nan,
+        "max_trade_duration_bars": float(bars.max()) if bars is not None else nan,
     })
     return out
 

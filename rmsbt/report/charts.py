@@ -68,6 +68,26 @@ def _money(ax):
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.4g}"))
 
 
+def mark_ruin(run: RunData, *axes) -> None:
+    """A ruined run: a red dashed vertical line at the close of the ruin bar on each time axis (the
+    metrics stop there; the charts show the whole run)."""
+    m = run.metrics
+    if not m.get("ruined") or m.get("ruin_time") is None:
+        return
+    x = _dt([int(m["ruin_time"]) + run.timeframe_ms])[0]
+    for ax in axes:
+        ax.axvline(x, color=COLORS["dd"], linestyle="--", linewidth=1.2, label="ruin")
+
+
+def _one_bar_xlim(run: RunData, *axes) -> None:
+    """A single bar: show that bar (open to close), not matplotlib's default multi-year span around one point."""
+    ts = run.equity["timestamp"].to_numpy(np.int64)
+    if ts.size == 1:
+        lo, hi = _dt([ts[0] - run.timeframe_ms, ts[0] + 2 * run.timeframe_ms])
+        for ax in axes:
+            ax.set_xlim(lo, hi)
+
+
 def _empty(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#777777", fontsize=11)
 
@@ -101,7 +121,8 @@ def equity_drawdown(run: RunData) -> Figure:
     xs, ys = thin(x, -dd)
     ax_dd.fill_between(xs, ys, 0, color=COLORS["dd"], alpha=0.35, linewidth=0)
     ax_dd.plot(xs, ys, color=COLORS["dd"], linewidth=0.9)
-    ax_dd.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax_dd.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))  # decimals chosen from the range: no "−1%, −1%"
+    mark_ruin(run, ax, ax_dd)
     ax_dd.set_ylabel("drawdown")
     ax_dd.set_title("Underwater (drawdown from the running peak)", loc="left", fontsize=11, fontweight="bold")
     return fig
@@ -118,7 +139,9 @@ def prices_with_trades(run: RunData) -> Figure | None:
     for j, (ax, s) in enumerate(zip(axes, run.symbols)):
         c = closes[j]
         ok = ~np.isnan(c)
-        _line(ax, x[ok], c[ok], color=SYMBOL_COLORS[j % len(SYMBOL_COLORS)], linewidth=1.0)
+        _line(ax, x[ok], c[ok], color=SYMBOL_COLORS[j % len(SYMBOL_COLORS)], linewidth=1.0,
+              marker="o" if ok.sum() == 1 else None)
+        mark_ruin(run, ax)
         mine = tr.loc[tr["symbol"] == s] if len(tr) else tr
         ms, alpha = (28, 1.0) if len(mine) < 300 else (7, 0.55)  # thousands of trades: small, see-through
         for side, marker, color in (("long", "^", COLORS["long"]), ("short", "v", COLORS["short"])):
@@ -133,6 +156,7 @@ def prices_with_trades(run: RunData) -> Figure | None:
                        linewidths=0.9 if alpha == 1.0 else 0.5, alpha=alpha)
         ax.set_title(f"{s}: close, trade entries and exits", loc="left", fontsize=11, fontweight="bold")
         _money(ax)
+        _one_bar_xlim(run, ax)
         if len(mine):
             ax.legend(loc="upper left", fontsize=8, ncol=3, markerscale=2.0 if alpha < 1 else 1.0, framealpha=0.9,
                       edgecolor="none")
@@ -154,9 +178,12 @@ def positions(run: RunData) -> Figure:
         else:
             y, label = pos[j], f"{s} (quantity)"
         xs, ys = thin(x, np.nan_to_num(y))
-        ax.step(xs, ys, where="post", linewidth=0.9, color=SYMBOL_COLORS[j % len(SYMBOL_COLORS)], label=label)
+        ax.step(xs, ys, where="post", linewidth=0.9, color=SYMBOL_COLORS[j % len(SYMBOL_COLORS)], label=label,
+                marker="o" if len(xs) == 1 else None)
     ax.axhline(0, color="#999999", linewidth=0.8)
     _money(ax)
+    mark_ruin(run, ax)
+    _one_bar_xlim(run, ax)
     ax.legend(loc="upper left", fontsize=9, framealpha=0.9, edgecolor="none")
     ax.set_title("Positions over time (+ long, − short)", loc="left", fontsize=11, fontweight="bold")
     return fig
@@ -243,7 +270,7 @@ def rolling_sharpe_chart(run: RunData, window_days: float = 30.0) -> Figure:
     ppy = float(run.metrics.get("periods_per_year") or 365 * 86_400_000 / run.timeframe_ms)
     w = max(int(round(window_days * 86_400_000 / run.timeframe_ms)), 2)
     if r.size >= w:
-        rs = rolling_sharpe(r, w, ppy)
+        rs = rolling_sharpe(r, w, ppy, float(run.metrics.get("risk_free_rate") or 0.0))
         if np.isfinite(rs).any():  # NaN (a flat window: undefined) stays a gap in the line
             _line(ax, x[1:], rs, color=COLORS["equity"], linewidth=0.8)
         else:
@@ -251,6 +278,7 @@ def rolling_sharpe_chart(run: RunData, window_days: float = 30.0) -> Figure:
     else:
         _empty(ax, f"fewer bars ({r.size}) than the rolling window ({w})")
     ax.axhline(0, color="#999999", linewidth=0.8)
+    mark_ruin(run, ax)
     ax.set_title(f"Rolling Sharpe ({window_days:g}-day window = {w:,} bars, annualised ×√{ppy:g})", loc="left",
                  fontsize=11, fontweight="bold")
     return fig

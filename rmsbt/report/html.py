@@ -20,14 +20,18 @@ TRADES_SHOWN = 500  #: the first and the last this many trades are listed; all o
 PCT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "current_drawdown", "win_rate", "exposure",
        "exposure_time", "time_under_water", "time_under_water_bars", "avg_trade_return", "buy_and_hold_return",
        "risk_free_rate"}
-TIME = {"start", "end", "max_drawdown_start", "max_drawdown_trough", "max_drawdown_recovery"}
+TIME = {"start", "end", "max_drawdown_start", "max_drawdown_trough", "max_drawdown_recovery", "ruin_time"}
 RATIO = {"sharpe", "sortino", "calmar", "profit_factor", "turnover"}
+#: amounts of quote currency: always 2 decimals (−0.45, not −0.449611)
+MONEY = {"initial_equity", "final_equity", "peak_equity", "pnl", "max_drawdown_quote", "best_trade", "worst_trade",
+         "avg_trade", "avg_win", "avg_loss", "expectancy", "fees_paid", "funding_paid", "turnover_quote",
+         "net_pnl_closed_trades", "gross_pnl", "net_pnl", "fees", "funding"}
 
 GROUPS = [
     ("Period", ["start", "end", "duration_days", "bars", "missing_bars", "periods_per_year", "risk_free_rate"]),
     ("Returns", ["initial_equity", "final_equity", "peak_equity", "pnl", "total_return", "cagr",
                  "buy_and_hold_return"]),
-    ("Risk", ["annual_volatility", "sharpe", "sortino", "calmar", "ruined"]),
+    ("Risk", ["annual_volatility", "sharpe", "sortino", "calmar", "ruined", "ruin_time"]),
     ("Drawdown", ["max_drawdown", "max_drawdown_quote", "max_drawdown_start", "max_drawdown_trough",
                   "max_drawdown_recovery", "max_drawdown_duration_days", "max_drawdown_duration_bars",
                   "avg_drawdown_duration_days", "avg_drawdown_duration_bars", "drawdown_episodes",
@@ -63,6 +67,7 @@ th{background:#f0f2f5;position:sticky;top:0}td:first-child,th:first-child{text-a
 .mt caption{text-align:left;font-weight:600;padding:4px 0}
 .scroll{max-height:520px;overflow:auto;border:1px solid #e1e4e8;border-radius:6px}
 .notes li{font-size:13px;color:#7a4b00}
+.ruin{background:#fdecea;border:1px solid #c0392b;border-radius:6px;padding:8px 12px;color:#7b241c;font-size:14px}
 footer{color:#888;font-size:12px;margin-top:30px}
 """
 
@@ -91,6 +96,8 @@ def fmt(key: str, v) -> str:
         return f"{v * 100:,.2f}%"
     if key in RATIO:
         return f"{v:,.3f}"
+    if key in MONEY:
+        return f"{v:,.2f}"
     if isinstance(v, (int, np.integer)) or (key.endswith("_bars") and float(v).is_integer()):
         return f"{int(v):,}"
     if key.endswith("_days") or key.endswith("_bars"):
@@ -98,10 +105,48 @@ def fmt(key: str, v) -> str:
     return f"{v:,.2f}" if abs(v) >= 1 else f"{v:,.6g}"
 
 
-def _sign_class(v) -> str:
+def _sign(v) -> str:
+    """``"pos"`` / ``"neg"`` for a positive / negative number, ``""`` otherwise (zero, NaN, not a number)."""
     if not _isnum(v) or v != v or v == 0:
         return ""
-    return ' class="pos"' if v > 0 else ' class="neg"'
+    return "pos" if v > 0 else "neg"
+
+
+def _sign_class(v) -> str:
+    c = _sign(v)
+    return f' class="{c}"' if c else ""
+
+
+#: headline cards: (label, metric key, colour rule). "sign": green above 0, red below; "loss": a
+#: positive value is bad (max drawdown is a positive fraction) → red; None: no colour.
+CARDS = [("total return", "total_return", "sign"), ("buy & hold", "buy_and_hold_return", "sign"),
+         ("CAGR", "cagr", "sign"), ("Sharpe", "sharpe", "sign"), ("Sortino", "sortino", "sign"),
+         ("max drawdown", "max_drawdown", "loss"), ("trades", "trades", None), ("win rate", "win_rate", None),
+         ("fees paid", "fees_paid", None)]
+
+
+def card(label: str, key: str, rule: str | None, m: dict) -> str:
+    """One headline card; its value ``<div>`` carries one class attribute (``v`` plus the colour)."""
+    v = m.get(key)
+    colour = _sign(v) if rule == "sign" else ("neg" if rule == "loss" and _sign(v) == "pos" else "")
+    return (f'<div class="card"><div class="k">{html.escape(label)}</div>'
+            f'<div class="{"v " + colour if colour else "v"}">{html.escape(fmt(key, v))}</div></div>')
+
+
+def money(v) -> str:
+    """An amount of quote currency in a table: 2 decimals with thousands separators ("−0.45")."""
+    return fmt("pnl", v)
+
+
+def ruin_banner(m: dict) -> str:
+    """A ruined run: say what covers what, and where the ruin bar is."""
+    if not m.get("ruined"):
+        return ""
+    when = fmt_time(m.get("ruin_time"))
+    return (f'<p class="ruin">Ruin: equity reached zero or below at the close of the bar opening {when} UTC. '
+            "The cards and the metrics cover the run up to that bar; the charts and the trades table show the "
+            "whole run — the red dashed line marks the ruin bar, and trades marked † were opened or closed after it."
+            "</p>")
 
 
 def metrics_tables(m: dict) -> str:
@@ -115,6 +160,9 @@ def metrics_tables(m: dict) -> str:
     return '<div class="grid">' + "".join(out) + "</div>"
 
 
+PER_SYMBOL_MONEY = {"pnl", "net_pnl_closed_trades", "fees_paid", "turnover_quote"}
+
+
 def per_symbol_table(m: dict) -> str:
     per = m.get("per_symbol") or {}
     if not per:
@@ -123,12 +171,16 @@ def per_symbol_table(m: dict) -> str:
             "turnover_quote", "exposure"]
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in ["symbol"] + cols)
     body = "".join("<tr><td>" + html.escape(s) + "</td>" + "".join(
-        f"<td{_sign_class(r.get(c)) if c in ('pnl', 'net_pnl_closed_trades') else ''}>{html.escape(fmt(c, r.get(c)))}</td>"
+        f"<td{_sign_class(r.get(c)) if c in ('pnl', 'net_pnl_closed_trades') else ''}>"
+        f"{html.escape(money(r.get(c)) if c in PER_SYMBOL_MONEY else fmt(c, r.get(c)))}</td>"
         for c in cols) + "</tr>" for s, r in per.items())
     return f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def trades_table(trades: pd.DataFrame) -> str:
+MONEY_COLUMNS = {"gross_pnl", "fees", "net_pnl", "funding"}
+
+
+def trades_table(trades: pd.DataFrame, ruin_time=None) -> str:
     if not len(trades):
         return "<p>No trades.</p>"
     n = len(trades)
@@ -156,9 +208,12 @@ def trades_table(trades: pd.DataFrame) -> str:
                 cells.append(f"<td>{v:.6g}</td>")
             elif c == "duration_bars":
                 cells.append(f"<td>{fmt('x_bars', v)}</td>")
+            elif c in MONEY_COLUMNS:
+                cells.append(f"<td{_sign_class(v) if c.endswith('pnl') else ''}>{money(v)}</td>")
             else:
-                cells.append(f"<td{_sign_class(v) if c.endswith('pnl') else ''}>{fmt(c, v)}</td>")
-        rows.append(f"<tr><td>{idx + 1}</td>{''.join(cells)}</tr>")
+                cells.append(f"<td>{fmt(c, v)}</td>")
+        after = ruin_time is not None and (r["exit_time"] > ruin_time or r["entry_time"] > ruin_time)
+        rows.append(f"<tr><td>{idx + 1}{' †' if after else ''}</td>{''.join(cells)}</tr>")
     note = f"<p class='sub'>{n:,} trades" + (f"; the first and last {TRADES_SHOWN} are listed" if n > 2 * TRADES_SHOWN
                                              else "") + ". Amounts in quote currency, net = gross − fees − funding.</p>"
     return note + f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
@@ -173,13 +228,7 @@ def page(summary: dict, charts: list[tuple[str, str, bytes]], trades: pd.DataFra
     """The whole HTML page. ``charts``: (section title, alt text, PNG bytes) in display order."""
     m = summary["metrics"]
     name = html.escape(str(summary.get("name", "backtest")))
-    cards = [("total return", "total_return"), ("buy & hold", "buy_and_hold_return"), ("CAGR", "cagr"),
-             ("Sharpe", "sharpe"), ("Sortino", "sortino"), ("max drawdown", "max_drawdown"), ("trades", "trades"),
-             ("win rate", "win_rate"), ("fees paid", "fees_paid")]
-    card_html = "".join(
-        f'<div class="card"><div class="k">{k}</div><div class="v"'
-        f'{_sign_class(m.get(key)) if key in ("total_return", "cagr", "sharpe") else ""}>{html.escape(fmt(key, m.get(key)))}</div></div>'
-        for k, key in cards if key in m)
+    card_html = "".join(card(label, key, rule, m) for label, key, rule in CARDS if key in m)
     notes = m.get("notes") or []
     notes_html = ("<ul class='notes'>" + "".join(f"<li>{html.escape(s)}</li>" for s in notes) + "</ul>") if notes else ""
     sections, last = [], None
@@ -199,6 +248,7 @@ def page(summary: dict, charts: list[tuple[str, str, bytes]], trades: pd.DataFra
 <h1>rmsbt backtest report: {name}</h1>
 <div class="sub">{sub}</div>
 <div class="cards">{card_html}</div>
+{ruin_banner(m)}
 {notes_html}
 {''.join(sections)}
 <h2>Metrics</h2>
@@ -206,7 +256,7 @@ def page(summary: dict, charts: list[tuple[str, str, bytes]], trades: pd.DataFra
 <h2>Per symbol</h2>
 {per_symbol_table(m) or '<p>No per-symbol breakdown in this run.</p>'}
 <h2>Trades</h2>
-{trades_table(trades)}
+{trades_table(trades, m.get("ruin_time") if m.get("ruined") else None)}
 <footer>Definitions of every metric: docs/metrics.md. Charts thin long series for display only (min/max per
 bucket); all numbers come from summary.json and the CSV files beside this report.</footer>
 </main></body></html>
