@@ -26,8 +26,25 @@ def flat_candles(closes: Sequence[float], timeframe: str = "1h", start_ms: int =
     return candles([(start_ms + k * tf, c, c, c, c, 1.0) for k, c in enumerate(closes)])
 
 
-def market(frames: dict[str, pd.DataFrame], timeframe: str = "1h") -> MarketData:
-    return align(frames, timeframe)
+def infer_timeframe(frames: dict[str, pd.DataFrame]) -> str:
+    """The timeframe whose length equals the smallest spacing of the candles (``"1h"`` for one candle)."""
+    import numpy as np
+
+    from .timeframes import COMMON_TIMEFRAMES
+
+    gaps = [np.diff(f["timestamp"].to_numpy(np.int64)) for f in frames.values() if len(f) > 1]
+    if not gaps:
+        return "1h"
+    step = int(min(g.min() for g in gaps))
+    for tf in COMMON_TIMEFRAMES:
+        if timeframe_to_ms(tf) == step:
+            return tf
+    raise ValueError(f"candles are {step} ms apart, which is no common timeframe: pass timeframe= explicitly")
+
+
+def market(frames: dict[str, pd.DataFrame], timeframe: str | None = None) -> MarketData:
+    """Align hand-made candles; ``timeframe`` defaults to the one their spacing shows."""
+    return align(frames, timeframe or infer_timeframe(frames))
 
 
 class Scripted(Strategy):
@@ -41,7 +58,8 @@ class Scripted(Strategy):
         self.script(ctx)
 
 
-def run_script(script: Callable, frames: dict[str, pd.DataFrame], timeframe: str = "1h",
+def run_script(script: Callable, frames: dict[str, pd.DataFrame], timeframe: str | None = None,
                **broker) -> BacktestResult:
-    """Run an inline strategy ``script(ctx)`` over hand-made candles with ``BrokerConfig(**broker)``."""
+    """Run an inline strategy ``script(ctx)`` over hand-made candles with ``BrokerConfig(**broker)``;
+    ``timeframe`` defaults to the one the candles' spacing shows."""
     return run_backtest(Scripted(script), market(frames, timeframe), BrokerConfig(**broker))
