@@ -22,7 +22,8 @@ def _fmt_ms(ms: int) -> str:
 def print_summary(run, out_dir: Path, seconds: float, report: Path | None = None) -> None:
     from .cli_report import print_run_summary
 
-    print_run_summary(run.config.name, run.result.symbols, run.result.timeframe, run.summary, out_dir, report, seconds)
+    print_run_summary(run.config.name, run.result.symbols, run.result.timeframe, run.summary, out_dir, report, seconds,
+                      run.timing)
 
 
 def cmd_backtest(args) -> int:
@@ -45,7 +46,9 @@ def cmd_backtest(args) -> int:
     else:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"{cfg.name}-{stamp}"
+    t_out = time.perf_counter()
     write_outputs(run, out)
+    run.timing["outputs"] = time.perf_counter() - t_out
     print_summary(run, out, time.perf_counter() - t0, out / REPORT_FILE)
     return 0
 
