@@ -50,7 +50,9 @@ import gzip
 import io
 import json
 import re
+import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +60,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..timeframes import timeframe_to_ms
-from .store import read_store_file
+from .store import os_error, read_store_file, require_file, store_timestamps
 from .units import column_to_ms, rows_to_ms
 from .validate import COLUMNS, validate_candles
 
@@ -72,15 +74,24 @@ def _norm(name: str) -> str:
 
 
 def _open_text(path: Path) -> str:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise os_error(path, exc) from None
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    elif raw[:4] == b"PK\x03\x04":
-        with zipfile.ZipFile(io.BytesIO(raw)) as z:
-            names = [n for n in z.namelist() if not n.endswith("/")]
-            if len(names) != 1:
-                raise DataError(f"{path}: a zip must hold exactly one file, found {len(names)}")
-            raw = z.read(names[0])
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as exc:  # truncated or corrupt stream
+            raise DataError(f"{path}: truncated or corrupt gzip file ({type(exc).__name__}: {exc})") from None
+    elif raw[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as z:
+                names = [n for n in z.namelist() if not n.endswith("/")]
+                if len(names) != 1:
+                    raise DataError(f"{path}: a zip must hold exactly one file, found {len(names)}")
+                raw = z.read(names[0])
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
+            raise DataError(f"{path}: truncated or corrupt zip file ({type(exc).__name__}: {exc})") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -110,20 +121,25 @@ def read_candles(path: str | Path, on_conflict: str = "error") -> pd.DataFrame:
 def load_raw(path: str | Path) -> tuple[str, pd.DataFrame]:
     """Detect the layout and return ``(layout, frame)`` with ``timestamp`` in int ms and float OHLCV,
     in FILE order, nothing dropped or sorted (what ``rmsbt data check`` inspects)."""
-    path = Path(path)
+    path = require_file(path)
     src = str(path)
-    if not path.is_file():
-        raise DataError(f"{src}: file not found")
-    with open(path, "rb") as f:
-        magic = f.read(4)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise os_error(path, exc) from None
     if path.name.lower().endswith(".parquet") or magic == b"PAR1":
         try:
             df = pd.read_parquet(path)
+        except OSError as exc:
+            raise os_error(path, exc) from None
         except Exception as exc:
             raise DataError(f"{src}: cannot be read as Parquet ({type(exc).__name__}: {exc})") from None
         missing = [c for c in COLUMNS if c not in df.columns]
         if missing:
             raise DataError(f"{src}: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}")
+        if len(df):  # Parquet is the store's layout: integer ms only (no dates, seconds or µs)
+            store_timestamps(df["timestamp"], src)
         layout, df, per_row = "parquet", df[list(COLUMNS)].copy(), False
     else:
         text = _open_text(path)
@@ -144,7 +160,8 @@ def load_raw(path: str | Path) -> tuple[str, pd.DataFrame]:
         if bad.size:
             raise DataError(f"{src}: data row {bad[0] + 1}: {c} {df[c].iloc[bad[0]]!r} is not a number")
         df[c] = col.astype(np.float64)
-    ts = _parse_times(df["timestamp"], src, per_row)
+    ts = df["timestamp"].to_numpy(np.int64) if layout == "parquet" else _parse_times(df["timestamp"], src, per_row)
+    store_timestamps(ts, src, fix="not a candle time (the unit rule of rmsbt.data.units gave this)")
     return layout, pd.DataFrame({"timestamp": ts, **{c: df[c].to_numpy() for c in COLUMNS[1:]}})
 
 
@@ -309,24 +326,43 @@ def _dedup(df: pd.DataFrame, src: str, on_conflict: str, order_in_file) -> tuple
 
 
 def import_file(path: str | Path, data_dir: str | Path, exchange: str, symbol: str, timeframe: str, *,
-                fmt: str = "parquet", on_conflict: str = "error") -> tuple[Path, pd.DataFrame, int]:
-    """``rmsbt data import``: read ``path`` (any layout), check its bar length is ``timeframe``, merge it
-    into the store file atomically (imported rows replace stored rows with the same timestamp).
+                fmt: str = "parquet", on_conflict: str = "error",
+                now_ms: int | None = None) -> tuple[Path, pd.DataFrame, int]:
+    """``rmsbt data import``: read ``path`` (any layout), check its bars are ``timeframe`` bars, drop the
+    candles not yet closed, and merge it into the store file atomically (imported rows replace stored
+    rows with the same timestamp).
 
-    Returns ``(store path, imported frame, rows replaced)``. A file whose most common step between
-    rows is not ``timeframe`` is refused (a 1d file imported as 1h would corrupt the store).
+    Returns ``(store path, imported frame, rows replaced)``. Rules, in order:
+
+    - spacing (:func:`rmsbt.data.gaps.spacing_problem`): on the ``timeframe`` grid and the most
+      common step is ``timeframe`` (``1M``: month starts); else refused (a 1d file imported as 1h, or
+      minute bars as ``1M``, would corrupt the store);
+    - a candle opened after ``now`` is refused (a clock or unit error, never real data);
+    - a candle still open at ``now`` (``t <= now < t + timeframe``, e.g. CryptoDataDownload's newest
+      row) is dropped, with a note: the store holds closed candles only, the same rule as fetch.
     """
-    from .gaps import most_common_step, step_label
-    from .store import merge_candles, store_path, write_table
+    from .fetch import fmt_ms, next_open
+    from .gaps import check_spacing
+    from .store import merge_candles, store_path, write_candles
 
-    tf_ms = timeframe_to_ms(timeframe)
+    timeframe_to_ms(timeframe)
     store = store_path(data_dir, exchange, symbol, timeframe, fmt)
     df = read_candles(path, on_conflict=on_conflict)
-    step = most_common_step(df["timestamp"].to_numpy())
-    if step is not None and not timeframe.endswith("M") and step != tf_ms:
-        raise DataError(f"{path}: its rows are {step_label(step)} apart (most common step), not {timeframe}; "
-                        f"import it with --timeframe {step_label(step)}")
+    ts = df["timestamp"].to_numpy()
+    check_spacing(ts, timeframe, str(path))
+    now = int(time.time() * 1000) if now_ms is None else int(now_ms)
+    future = np.flatnonzero(ts > now)
+    if future.size:
+        raise DataError(f"{path}: candle {fmt_ms(int(ts[future[0]]))} (timestamp {int(ts[future[0]])}) opens after "
+                        f"now ({fmt_ms(now)} UTC); {future.size} such row(s): a wrong clock or time unit, not candles")
+    if ts.size and next_open(int(ts[-1]), timeframe) > now:  # only the last can still be open (spacing rule)
+        notes = df.attrs.get("notes", []) + [f"last candle {fmt_ms(int(ts[-1]))} not yet closed: dropped"]
+        layout = df.attrs.get("layout")
+        df = df.iloc[:-1].reset_index(drop=True)
+        df.attrs.update(layout=layout, notes=notes)
+        if len(df) == 0:
+            raise DataError(f"{path}: its only candle had not closed yet at {fmt_ms(now)} UTC; nothing to import")
     existing = read_store_file(store) if store.is_file() else None
     merged, replaced = merge_candles(existing, df)
-    write_table(store, merged)
+    write_candles(store, merged)
     return store, df, replaced
