@@ -87,7 +87,10 @@ def make_downloader(exchange_id: str, cfg: dict, args=None):
         policy = RetryPolicy(**r)
     except TypeError as exc:
         raise ConfigError(f"{cfg.get('_path', 'fetch config')}: [retry]: {exc}") from None
-    limit = getattr(args, "limit", None) or f.get("limit")
+    limit = getattr(args, "limit", None)
+    limit = f.get("limit") if limit is None else limit
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"--limit / fetch.limit must be a whole number >= 1 (candles per request), got {limit!r}")
     ex = open_exchange(exchange_id, options)
     return Downloader(ex, policy=policy, limit=limit, empty_confirm=int(f.get("empty_confirm", 2)))
 
@@ -97,10 +100,13 @@ def make_downloader(exchange_id: str, cfg: dict, args=None):
 # --------------------------------------------------------------------------------------------------
 
 class _Bar:
-    """A rich progress bar per symbol: candles, candles/s, ETA. Silent when quiet."""
+    """A rich progress bar per symbol: candles, candles/s, ETA. Silent when quiet or when stderr is not
+    a terminal (a log file gets no bar; an error stays one line)."""
 
     def __init__(self, quiet: bool):
-        self.quiet = quiet
+        from .data.display import stderr_is_terminal
+
+        self.quiet = quiet or not stderr_is_terminal()
         self.progress = None
 
     def __enter__(self):
@@ -148,9 +154,9 @@ class _Bar:
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
+    from .data.display import make_console
 
-    return Console(stderr=stderr)
+    return make_console(stderr)
 
 
 def print_store_table(results, title: str, quiet: bool = False) -> None:
@@ -165,7 +171,8 @@ def print_store_table(results, title: str, quiet: bool = False) -> None:
         t.add_column(c, justify="right" if c in ("rows", "new", "gaps (missing)") else "left")
     for r in results:
         t.add_row(r.symbol, fmt_ms(r.first), fmt_ms(r.last), f"{r.rows:,}", f"{r.gaps} ({r.missing})",
-                  f"{r.fetched:,}" if r.wrote else "0 (up to date)", str(r.path))
+                  f"{r.fetched:,}" if r.wrote else "0 (up to date)",
+                  str(r.path) if r.path.exists() else "- (nothing stored)")
     _console().print(t)
 
 
@@ -186,6 +193,9 @@ def run_fetch(exchange: str, symbols: list[str], timeframe: str, since_ms: int, 
     f = cfg.get("fetch", {})
     fmt = fmt or f.get("format", "parquet")
     dl = make_downloader(exchange, cfg, args)
+    if funding:  # before any candle is downloaded: every symbol must be a perpetual
+        for s in symbols:
+            dl.swap_market(s)
     results = []
     with _Bar(quiet) as bar:
         for s in symbols:
