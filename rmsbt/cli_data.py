@@ -280,7 +280,8 @@ def add_parsers(sub) -> None:
     f.add_argument("--exchange", help="ccxt exchange id, e.g. binance")
     f.add_argument("--symbols", required=True, help="comma-separated, e.g. BTC/USDT,ETH/USDT or BTC/USDT:USDT")
     f.add_argument("--timeframe", required=True, help="e.g. 1m, 1h, 1d")
-    f.add_argument("--since", required=True, help="first bar: 2023-01-01, 2023-01-01T12:00 or epoch (s/ms)")
+    f.add_argument("--since", required=True, help="first bar: 2023-01-01, 2023-01-01T12:00 (UTC) or an epoch number in s/ms/us "
+                        "(moved up to the next bar open; must not be in the future)")
     f.add_argument("--until", default=None, help="exclusive end (default: now; the open bar is never stored)")
     f.add_argument("--data-dir", default="data", help="store folder (default: data)")
     f.add_argument("--config", default=None, help="TOML with [exchange.options], [retry], [fetch] (configs/fetch.toml)")
@@ -290,9 +291,10 @@ def add_parsers(sub) -> None:
                    help="ccxt constructor option, repeatable; wins over --config (e.g. timeout=10000, "
                         "enableRateLimit=true, urls.api.public=\"http://127.0.0.1:8080/api/v3\")")
     f.add_argument("--funding", action="store_true", help="also fetch funding-rate history (perpetuals)")
-    f.add_argument("--limit", type=int, default=None, help="candles per request (default: the exchange's maximum)")
+    f.add_argument("--limit", type=int, default=None, help="candles per request, >= 1 (default: the exchange's maximum)")
     f.add_argument("--retries", type=int, default=None, help="tries per request before giving up (default 5)")
-    f.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    f.add_argument("--quiet", action="store_true",
+                   help="no progress bar and no table (the bar is only drawn when stderr is a terminal)")
     f.set_defaults(func=cmd_fetch)
 
     d = sub.add_parser("data", help="import, check and list candle files")
@@ -300,8 +302,9 @@ def add_parsers(sub) -> None:
     i = dsub.add_parser("import", help="read a candle file in any known layout into the store")
     i.add_argument("file")
     i.add_argument("--exchange", required=True)
-    i.add_argument("--symbol", required=True)
-    i.add_argument("--timeframe", required=True)
+    i.add_argument("--symbol", required=True, help="ccxt symbol, e.g. BTC/USDT or BTC/USDT:USDT")
+    i.add_argument("--timeframe", required=True,
+                   help="bar length of the file, canonical spelling (1m, 1h, 1d, 1w, 1M); checked against the rows")
     i.add_argument("--data-dir", default="data")
     i.add_argument("--format", choices=("parquet", "csv", "csv.gz"), default="parquet")
     i.add_argument("--on-conflict", choices=("error", "first", "last"), default="error",

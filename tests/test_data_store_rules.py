@@ -387,3 +387,34 @@ def test_list_errors_and_hidden_files(tmp_path, capsys):
     items = list_store(tmp_path)
     assert [(i["symbol"], i["format"]) for i in items] == [("BTC/USDT:USDT", "parquet"), ("BTC/USDT:USDT", "csv")]
     assert items[0]["problem"] is None and "hidden by BTC_USDT_USDT-1h.parquet" in items[1]["problem"]
+
+
+def test_store_names_are_canonical(tmp_path, capsys):
+    from rmsbt.data.store import canonical_timeframe
+
+    assert [canonical_timeframe(t) for t in ("60m", "1440m", "120s", "90m", "7d", "1w", "1M", "4h")] == \
+        ["1h", "1d", "2m", "90m", "7d", "1w", "1M", "4h"]
+    src = tmp_path / "a.csv"
+    generated(T0, 5, H).to_csv(src, index=False)
+    for sym, tf, needle in [("BTC/USDT", "60m", "write it as '1h'"), ("btc/usdt", "1h", "upper-case, e.g. 'BTC/USDT'")]:
+        assert main(["data", "import", str(src), "--exchange", "x", "--symbol", sym, "--timeframe", tf,
+                     "--data-dir", str(tmp_path / "s")]) == 2
+        assert needle in one_line_error(capsys)
+    assert not (tmp_path / "s").exists()
+
+
+def test_messages_name_the_bad_value(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text("date,open,high,low,close,volume\n2024-01-01 00:00,1,1,1,1,1\n2024-01-01 01:00,1,1,1,1,1\n"
+                 "01/02/2024,1,1,1,1,1\n")
+    with pytest.raises(DataError, match=r"data row 3: time '01/02/2024' in column 'date'"):
+        read_candles(p)
+    q = tmp_path / "dup.csv"
+    q.write_text("timestamp,open,high,low,close,close,volume\n1704067200000,1,1,1,1,2,1\n")
+    with pytest.raises(DataError, match="column 'close' appears more than once"):
+        read_candles(q)
+    r = tmp_path / "nan.csv"
+    r.write_text("timestamp,open,high,low,close,volume\n1704067200000,1,1,1,nan,1\n")
+    with pytest.raises(DataError) as e:
+        read_store_file(r)
+    assert "(nan)" in str(e.value) and "np.float64" not in str(e.value)

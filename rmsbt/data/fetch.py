@@ -300,7 +300,7 @@ def paginate(fetch_page: Callable[[int, int], list], start: int, end: int, *, li
         except GaveUp as g:
             so_far = f"{got} rows up to {fmt_ms(last_got)}" if got else "nothing"
             raise FetchError(
-                f"{what}: gave up after {g.tries} tries on the page starting {fmt_ms(cursor)} ({g}); "
+                f"{what}: gave up after {g.tries} {'try' if g.tries == 1 else 'tries'} on the page starting {fmt_ms(cursor)} ({g}); "
                 f"got {so_far} of [{fmt_ms(start)}, {fmt_ms(end)}); run the same command again to resume"
             ) from None
         t = page[:, 0]
@@ -445,7 +445,7 @@ class Downloader:
         try:
             return call_with_retries(fn, self.policy, sleep=self.sleep, retry_after=self.retry_after)
         except GaveUp as g:
-            raise FetchError(f"{self.id}: {what} failed after {g.tries} tries ({g})") from None
+            raise FetchError(f"{self.id}: {what} failed after {g.tries} {'try' if g.tries == 1 else 'tries'} ({g})") from None
 
     def load(self) -> None:
         if self._loaded:
@@ -465,7 +465,10 @@ class Downloader:
         if not has:
             raise FetchError(f"{self.id} does not offer {'OHLCV candles' if kind == 'ohlcv' else 'funding-rate history'} through ccxt")
         if symbol not in self.ex.markets:
-            near = difflib.get_close_matches(symbol, list(self.ex.markets), n=5, cutoff=0.5)
+            upper = {m.upper(): m for m in self.ex.markets}
+            near = ([upper[symbol.upper()]] if symbol.upper() in upper else []) + \
+                difflib.get_close_matches(symbol.upper(), list(upper), n=5, cutoff=0.5)
+            near = list(dict.fromkeys(upper.get(n, n) for n in near))[:5]
             hint = f"; nearest: {', '.join(near)}" if near else ""
             raise FetchError(f"{self.id} has no market {symbol!r}{hint} ({len(self.ex.markets)} markets)")
         tfs = self.ex.timeframes or {}

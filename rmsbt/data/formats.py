@@ -38,13 +38,17 @@ After reading, every layout goes through the same rules:
   newest-first CryptoDataDownload file ``"first"`` keeps the newer download section).
 - Then :func:`rmsbt.data.validate.validate_candles` (prices > 0, OHLC consistent, ...).
 
-Not detectable from a file alone, hence left to ``rmsbt data check`` and the user: an incomplete last
-candle written before its bar closed (CryptoDataDownload's newest row), filler rows for outage hours,
-bogus values that are still OHLC-consistent.
+- Times must lie in the millisecond class of the unit rule after conversion
+  (:func:`rmsbt.data.store.store_timestamps`); a Parquet file must already hold integer ms.
+
+:func:`read_candles` does not know the timeframe or the clock; :func:`import_file` does, and applies
+the timeframe rule and drops a still-open last candle (see there). Not detectable at all, hence left
+to the user: filler rows for outage hours, bogus values that are still OHLC-consistent.
 """
 
 from __future__ import annotations
 
+import csv
 import email.utils
 import gzip
 import io
@@ -160,7 +164,8 @@ def load_raw(path: str | Path) -> tuple[str, pd.DataFrame]:
         if bad.size:
             raise DataError(f"{src}: data row {bad[0] + 1}: {c} {df[c].iloc[bad[0]]!r} is not a number")
         df[c] = col.astype(np.float64)
-    ts = df["timestamp"].to_numpy(np.int64) if layout == "parquet" else _parse_times(df["timestamp"], src, per_row)
+    ts = df["timestamp"].to_numpy(np.int64) if layout == "parquet" else \
+        _parse_times(df["timestamp"].rename(df.attrs.get("time_column", "timestamp")), src, per_row)
     store_timestamps(ts, src, fix="not a candle time (the unit rule of rmsbt.data.units gave this)")
     return layout, pd.DataFrame({"timestamp": ts, **{c: df[c].to_numpy() for c in COLUMNS[1:]}})
 
@@ -206,6 +211,11 @@ def _csv_frame(text: str, src: str) -> tuple[str, pd.DataFrame, bool]:
             return "headerless ts,open,high,low,close,volume", df, False
         raise DataError(f"{src}: {df.shape[1]} columns without a header; known headerless layouts have 6 "
                         "(ts,open,high,low,close,volume) or 12 (Binance public data) columns")
+    header = [_norm(x) for x in next(csv.reader([lines[skip]]), [])]
+    known = set(_TIME_NAMES) | {"open", "high", "low", "close", "volume", "symbol"}
+    twice = sorted({h for h in header if h in known and header.count(h) > 1})
+    if twice:
+        raise DataError(f"{src}: column {twice[0]!r} appears more than once in the header; keep one")
     cols = {_norm(c): c for c in df.columns}
     if ("unix" in cols or "unixtimestamp" in cols) and "symbol" in cols:
         vol = _cdd_volume(df, src)
@@ -242,6 +252,7 @@ def _pick(df: pd.DataFrame, tcol: str, vcol: str | None, src: str) -> pd.DataFra
     for c in ("open", "high", "low", "close"):
         out[c] = df[cols[c]]
     out["volume"] = df[vcol]
+    out.attrs["time_column"] = str(tcol)  # for messages: the file's own name of the time column
     return out
 
 
@@ -262,8 +273,10 @@ def _parse_times(col: pd.Series, src: str, per_row: bool) -> np.ndarray:
         try:
             t = pd.to_datetime(s.map(email.utils.parsedate_to_datetime), utc=True)
         except (ValueError, TypeError):
-            raise DataError(f"{src}: time column {col.name!r} is neither epoch numbers nor ISO 8601 / RFC 2822 "
-                            f"dates (first value {s.iloc[0]!r})") from None
+            bad = pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce").isna().to_numpy()
+            i = int(np.flatnonzero(bad)[0]) if bad.any() else 0
+            raise DataError(f"{src}: data row {i + 1}: time {s.iloc[i]!r} in column {col.name!r} is neither an "
+                            "epoch number nor an ISO 8601 / RFC 2822 date") from None
     return (t.astype("datetime64[ns, UTC]").astype("int64") // 1_000_000).to_numpy(np.int64)
 
 
@@ -334,6 +347,8 @@ def import_file(path: str | Path, data_dir: str | Path, exchange: str, symbol: s
 
     Returns ``(store path, imported frame, rows replaced)``. Rules, in order:
 
+    - names: the symbol must not be all lower-case (``btc/usdt``: ccxt writes ``BTC/USDT``) and the
+      timeframe must be spelled canonically (``1h``, not ``60m``), so that configs find the file;
     - spacing (:func:`rmsbt.data.gaps.spacing_problem`): on the ``timeframe`` grid and the most
       common step is ``timeframe`` (``1M``: month starts); else refused (a 1d file imported as 1h, or
       minute bars as ``1M``, would corrupt the store);
@@ -346,6 +361,9 @@ def import_file(path: str | Path, data_dir: str | Path, exchange: str, symbol: s
     from .store import merge_candles, store_path, write_candles
 
     timeframe_to_ms(timeframe)
+    if symbol == symbol.lower() != symbol.upper():
+        raise DataError(f"symbol {symbol!r}: ccxt symbols are upper-case, e.g. {symbol.upper()!r}; a store file "
+                        f"named after {symbol!r} would never be found by a config asking for {symbol.upper()!r}")
     store = store_path(data_dir, exchange, symbol, timeframe, fmt)
     df = read_candles(path, on_conflict=on_conflict)
     ts = df["timestamp"].to_numpy()

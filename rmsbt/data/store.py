@@ -50,9 +50,29 @@ def check_exchange_name(exchange: str) -> str:
     return exchange
 
 
-def candle_stem(exchange: str, symbol: str, timeframe: str) -> str:
-    """The store path without extension, relative to the data dir: ``binance/BTC_USDT-1h``."""
+_NEXT_UNIT = {"s": (60, "m"), "m": (60, "h"), "h": (24, "d")}
+
+
+def canonical_timeframe(timeframe: str) -> str:
+    """The spelling exchanges and configs use: the largest of s/m/h/d that divides evenly
+    (``60m`` → ``1h``, ``1440m`` → ``1d``, ``120s`` → ``2m``). Days are never turned into weeks (a
+    ``7d`` bar is epoch-aligned, a ``1w`` bar starts on Monday) and ``w``/``M``/``y`` stay as given."""
     timeframe_to_ms(timeframe)  # validates
+    n, u = int(timeframe[:-1]), timeframe[-1]
+    while u in _NEXT_UNIT and n % _NEXT_UNIT[u][0] == 0:
+        n, u = n // _NEXT_UNIT[u][0], _NEXT_UNIT[u][1]
+    return f"{n}{u}"
+
+
+def candle_stem(exchange: str, symbol: str, timeframe: str) -> str:
+    """The store path without extension, relative to the data dir: ``binance/BTC_USDT-1h``.
+
+    Only the canonical timeframe spelling is accepted (:func:`canonical_timeframe`): a file
+    ``-60m`` would never be found by a config asking for ``1h``."""
+    canon = canonical_timeframe(timeframe)
+    if canon != timeframe:
+        raise DataError(f"timeframe {timeframe!r}: write it as {canon!r} (the spelling store files, exchanges and "
+                        "configs use)")
     return f"{check_exchange_name(exchange)}/{symbol_to_stem(symbol)}-{timeframe}"
 
 
