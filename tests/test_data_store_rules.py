@@ -116,6 +116,14 @@ class NoNetwork:
         raise AssertionError("went to the network")
 
 
+def test_the_hint_works_a_datetime_parquet_moved_out_of_the_store_imports(datetime_store, tmp_path):
+    data, p = datetime_store
+    moved = tmp_path / "moved.parquet"
+    p.rename(moved)
+    path, df, _ = import_file(moved, data, "binance", "BTC/USDT", "1h", now_ms=T0 + 1000 * H)
+    pd.testing.assert_frame_equal(read_store_file(path), generated(T0, 48, H), check_exact=True)
+
+
 def test_fetch_merge_refuses_a_datetime_store(datetime_store):
     from rmsbt.data.fetch import fetch_to_store
 

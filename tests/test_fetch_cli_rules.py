@@ -181,3 +181,10 @@ def test_funding_on_spot_fails_before_any_candle(server, tmp_path):  # noqa: F81
     with pytest.raises(FetchError, match="BTC/USDT is not a perpetual swap"):
         run_fetch("binance", ["BTC/USDT"], "1h", START, END, tmp_path, cfg, quiet=True, funding=True)
     assert server.klines_requests() == [] and not (tmp_path / "binance").exists()
+
+
+def test_lower_case_symbol_suggests_the_exchange_spelling(server):  # noqa: F811
+    from tests.test_fetch_loopback import make_dl
+
+    with pytest.raises(FetchError, match=r"has no market 'btc/usdt'; nearest: BTC/USDT"):
+        make_dl(server).check("btc/usdt", "1h")

@@ -2,7 +2,8 @@
 
 Detected layouts (in this order; anything else is refused with the reason):
 
-1. **Parquet** (``.parquet`` or the ``PAR1`` magic) with the normalized columns.
+1. **Parquet** (``.parquet`` or the ``PAR1`` magic) with the normalized columns; ``timestamp`` as
+   ``datetime64`` (naive = UTC) or integers in one unit by the unit rule.
 2. **ccxt / freqtrade JSON**: ``[[ts, open, high, low, close, volume], ...]`` (``.json``, ``.json.gz``).
 3. **CSV** (``.csv``, ``.csv.gz``, ``.zip``, ``.txt``), by its first line(s):
 
@@ -39,7 +40,7 @@ After reading, every layout goes through the same rules:
 - Then :func:`rmsbt.data.validate.validate_candles` (prices > 0, OHLC consistent, ...).
 
 - Times must lie in the millisecond class of the unit rule after conversion
-  (:func:`rmsbt.data.store.store_timestamps`); a Parquet file must already hold integer ms.
+  (:func:`rmsbt.data.store.store_timestamps`).
 
 :func:`read_candles` does not know the timeframe or the clock; :func:`import_file` does, and applies
 the timeframe rule and drops a still-open last candle (see there). Not detectable at all, hence left
@@ -142,9 +143,8 @@ def load_raw(path: str | Path) -> tuple[str, pd.DataFrame]:
         missing = [c for c in COLUMNS if c not in df.columns]
         if missing:
             raise DataError(f"{src}: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}")
-        if len(df):  # Parquet is the store's layout: integer ms only (no dates, seconds or µs)
-            store_timestamps(df["timestamp"], src)
         layout, df, per_row = "parquet", df[list(COLUMNS)].copy(), False
+        df["timestamp"] = _parquet_times(df["timestamp"], src)
     else:
         text = _open_text(path)
         head = text.lstrip()[:1]
@@ -168,6 +168,19 @@ def load_raw(path: str | Path) -> tuple[str, pd.DataFrame]:
         _parse_times(df["timestamp"].rename(df.attrs.get("time_column", "timestamp")), src, per_row)
     store_timestamps(ts, src, fix="not a candle time (the unit rule of rmsbt.data.units gave this)")
     return layout, pd.DataFrame({"timestamp": ts, **{c: df[c].to_numpy() for c in COLUMNS[1:]}})
+
+
+def _parquet_times(col: pd.Series, src: str) -> np.ndarray:
+    """A Parquet time column → int64 ms: ``datetime64`` (naive = UTC, zoned converted to UTC) or
+    integers with ONE unit for the column by the unit rule. Anything else is refused."""
+    if col.dtype.kind == "M" or isinstance(col.dtype, pd.DatetimeTZDtype):
+        if col.isna().any():
+            raise DataError(f"{src}: data row {int(np.flatnonzero(col.isna().to_numpy())[0]) + 1}: timestamp is missing")
+        t = pd.to_datetime(col, utc=True)
+        return (t.astype("datetime64[ns, UTC]").astype("int64") // 1_000_000).to_numpy(np.int64)
+    if col.dtype.kind in "iu":
+        return column_to_ms(col.to_numpy(), src)
+    return store_timestamps(col, src)  # floats / text: the store rule's one-line refusal
 
 
 def _json_frame(text: str, src: str) -> pd.DataFrame:

@@ -126,7 +126,8 @@ def store_timestamps(values, source: str, fix: str | None = None) -> np.ndarray:
     every layout (absurd times such as 1e23 are refused), ``fix`` replacing the hint at the end.
     """
     v = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
-    fix = fix or "the store holds integer milliseconds only (re-import the file with `rmsbt data import`)"
+    fix = fix or ("the store holds integer milliseconds only: move the file out of the store and "
+                  "`rmsbt data import` it (import converts dates and epoch units)")
     if v.dtype.kind == "f":
         frac = np.flatnonzero(~np.isfinite(v) | (v != np.floor(v)))
         if frac.size:
