@@ -426,3 +426,18 @@ def test_messages_name_the_bad_value(tmp_path):
     with pytest.raises(DataError) as e:
         read_store_file(r)
     assert "(nan)" in str(e.value) and "np.float64" not in str(e.value)
+
+
+def test_funding_files_follow_the_store_rule(tmp_path):
+    from rmsbt.data.fetch import funding_to_store
+    from rmsbt.data.store import funding_path, load_funding
+
+    p = funding_path(tmp_path, "binance", "BTC/USDT:USDT")
+    p.parent.mkdir(parents=True)
+    pd.DataFrame({"timestamp": [T0 // 1000, T0 // 1000 + 28800], "funding_rate": [1e-4, 2e-4]}).to_parquet(p)
+    before = p.read_bytes()
+    with pytest.raises(DataError, match="reads as s"):
+        load_funding(tmp_path, "binance", "BTC/USDT:USDT")
+    with pytest.raises(DataError, match="reads as s"):  # the fetch merge refuses it before any download
+        funding_to_store(NoNetwork(), "BTC/USDT:USDT", T0, None, tmp_path)
+    assert p.read_bytes() == before

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import difflib
+import os
 import random
 import re
 import time
@@ -43,8 +44,8 @@ import pandas as pd
 
 from ..errors import DataError
 from ..timeframes import timeframe_to_ms
-from .store import (COLUMNS, funding_path, merge_candles, read_store_file, store_path, symbol_to_stem, write_candles,
-                    write_table)
+from .store import (COLUMNS, funding_path, merge_candles, read_funding_file, read_store_file, store_path,
+                    symbol_to_stem, write_candles, write_table)
 from .gaps import find_gaps
 from .gaps import grid_offset
 from .units import MS_MIN, scalar_to_ms
@@ -660,7 +661,7 @@ def funding_to_store(dl: Downloader, symbol: str, since: int, until: int | None,
     since = parse_when(since, "--since")
     until = None if until is None else parse_when(until, "--until")
     path = funding_path(data_dir, dl.id, symbol)
-    existing = pd.read_parquet(path) if path.is_file() else None
+    existing = read_funding_file(path) if os.path.lexists(path) else None
     end = dl.now_ms() + 1 if until is None else until
     ranges = []
     if existing is None or len(existing) == 0:

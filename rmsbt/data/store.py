@@ -223,15 +223,24 @@ def load_funding(data_dir: str | Path, exchange: str, symbol: str) -> pd.DataFra
     if not path.is_file():
         raise DataError(f"no funding rates for {symbol} on {exchange}: expected {path}; download them with "
                         f"`rmsbt fetch --exchange {exchange} --symbols {symbol} --timeframe 8h --funding --since YYYY-MM-DD`")
+    return read_funding_file(path)
+
+
+def read_funding_file(path: str | Path) -> pd.DataFrame:
+    """Read and check a funding file (the fetch merge reads the existing file through here too):
+    columns ``timestamp, funding_rate``; timestamps by :func:`store_timestamps`, ascending, unique."""
+    path = require_file(path)
     try:
         df = pd.read_parquet(path)
+    except OSError as exc:
+        raise os_error(path, exc) from None
     except Exception as exc:
         raise DataError(f"{path}: cannot be read as Parquet ({type(exc).__name__}: {exc})") from None
     if list(df.columns) != ["timestamp", "funding_rate"]:
         raise DataError(f"{path}: expected the columns timestamp, funding_rate; found {', '.join(map(str, df.columns))}")
-    ts = df["timestamp"].to_numpy()
+    ts = store_timestamps(df["timestamp"], str(path))
     rate = df["funding_rate"].to_numpy(dtype="float64")
-    if ts.dtype.kind != "i" or (len(ts) > 1 and not (ts[1:] > ts[:-1]).all()):
+    if len(ts) > 1 and not (ts[1:] > ts[:-1]).all():
         raise DataError(f"{path}: funding timestamps must be integer ms, ascending and unique")
     if not pd.notna(rate).all() or not (abs(rate) < float("inf")).all():
         raise DataError(f"{path}: a funding rate is missing or not finite")
