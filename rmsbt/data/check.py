@@ -24,7 +24,8 @@ A hard finding makes ``rmsbt data check`` exit with status 1. The timeframe come
 ``--timeframe``, else from the file name (``...-1h.csv``), else the most common step between rows.
 The row rules are the store's own (:func:`rmsbt.data.validate_nb.row_flags`). A file named like a
 store file (``BTC_USDT-1h.csv``) must also pass the store's timestamp rule (integer ms,
-:func:`rmsbt.data.store.store_timestamps`), as a backtest would apply it; so must any Parquet file.
+:func:`rmsbt.data.store.store_timestamps`), as a backtest would apply it; any other file is read like
+a file to import (units converted by the unit rule).
 """
 
 from __future__ import annotations

@@ -46,8 +46,7 @@ from ..errors import DataError
 from ..timeframes import timeframe_to_ms
 from .store import (COLUMNS, funding_path, merge_candles, read_funding_file, read_store_file, store_path,
                     symbol_to_stem, write_candles, write_table)
-from .gaps import find_gaps
-from .gaps import grid_offset
+from .gaps import find_gaps, grid_offset
 from .units import MS_MIN, scalar_to_ms
 from .validate import validate_candles
 
@@ -594,11 +593,12 @@ def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, unti
     """
     # one conversion (parse_when: idempotent on ms, converts seconds by the unit rule, never 1970 ms);
     # both bounds moved up to the bar grid, so an unaligned --since asks nothing the store already has
-    since = grid_ceil(parse_when(since, "--since"), timeframe)
-    until = None if until is None else grid_ceil(parse_when(until, "--until"), timeframe)
+    since = parse_when(since, "--since")
     now = dl.now_ms()
     if since > now:
         raise FetchError(f"--since {fmt_ms(since)} is in the future (now {fmt_ms(now)} UTC): nothing to fetch")
+    since = grid_ceil(since, timeframe)
+    until = None if until is None else grid_ceil(parse_when(until, "--until"), timeframe)
     if until is not None and until <= since:
         raise FetchError(f"--until {fmt_ms(until)} must be after --since {fmt_ms(since)} (both on the {timeframe} grid)")
     path = store_path(data_dir, dl.id, symbol, timeframe, fmt)
