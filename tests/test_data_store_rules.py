@@ -441,3 +441,25 @@ def test_funding_files_follow_the_store_rule(tmp_path):
     with pytest.raises(DataError, match="reads as s"):  # the fetch merge refuses it before any download
         funding_to_store(NoNetwork(), "BTC/USDT:USDT", T0, None, tmp_path)
     assert p.read_bytes() == before
+
+
+@pytest.mark.skipif(_drop_read_caps() is None, reason="running as root and setpriv is not installed")
+def test_read_only_store_is_one_line_even_for_root(tmp_path):
+    """The write side of 5./13.: a store folder the process may not write (root without
+    CAP_DAC_OVERRIDE) gives one line, exit 2, and the stored file is unchanged."""
+    store = tmp_path / "s"
+    p = store / "x" / "BTC_USDT-1h.parquet"
+    write_table(p, generated(T0, 3, H))
+    before = p.read_bytes()
+    src = tmp_path / "a.csv"
+    generated(T0 + 3 * H, 3, H).to_csv(src, index=False)
+    p.parent.chmod(0o555)
+    try:
+        r = subprocess.run(_drop_read_caps() + [sys.executable, "-m", "rmsbt", "data", "import", str(src),
+                                                "--exchange", "x", "--symbol", "BTC/USDT", "--timeframe", "1h",
+                                                "--data-dir", str(store)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    finally:
+        p.parent.chmod(0o755)
+    assert r.returncode == 2 and r.stderr == f"rmsbt: error: {p}: cannot write (Permission denied)\n", r.stderr
+    assert p.read_bytes() == before
