@@ -37,7 +37,7 @@ def cmd_backtest(args) -> int:
     if args.fetch:
         from .cli_data import fetch_for_config
 
-        fetch_for_config(cfg, args.data_dir, args.fetch_config)
+        fetch_for_config(cfg, args.data_dir, args.fetch_config, quiet=args.quiet)
     t0 = time.perf_counter()
     with progress_bar(not args.quiet) as progress:
         run = run_config(cfg, data_dir=args.data_dir, progress=progress)
