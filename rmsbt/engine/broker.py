@@ -64,8 +64,8 @@ import numpy as np
 from .broker_nb import (EV_FILL, EV_TRIGGER, MARKET, MOC, STOP, STOP_LIMIT, TARGET, affordable_qty,
                         fill_fee, liquidation_event, liquidation_price, market_fill_price, path_event,
                         round_down_lot, slippage_bps, taker_fee, taker_price)
-from .orders import (BY_STRATEGY, CANCELLED, DONE, EXPIRED, FILLED, PARTIAL, REJECTED, TARGET_NOTIONAL, TARGET_PERCENT, Order,
-                     OrderKind, touch_band_py)
+from .orders import (BY_STRATEGY, CANCELLED, DONE, EXPIRED, FILLED, PARTIAL, REJECTED, TARGET_NOTIONAL,
+                     TARGET_PERCENT, Order, OrderKind, touch_band_py)
 
 __all__ = ["BrokerConfig", "Broker", "market_fill_price", "taker_fee", "fill_fee", "resolve_quantity"]
 
