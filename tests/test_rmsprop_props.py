@@ -47,12 +47,12 @@ def gradient_runs_to_max(draw, d_max=4, n_max=12):
 
 
 @settings(max_examples=150, deadline=None)
-@given(grads=gradient_runs_to_max(), kw=variants, lr=st.sampled_from([1e-3, 0.1, 1.0]))
+@given(grads=gradient_runs_to_max(), kw=variants, lr=st.sampled_from([1e-3, 0.1, 1.0, 10.0]))
 def test_finite_gradients_give_finite_state(grads, kw, lr):
     """No NaN/inf in θ, the gradient mean m, the momentum buffer b or the effective step, from
     finite gradients at any float64 scale (incl. all zero and ±1.7976931348623157e308), for every
     variant. v may saturate at +inf (g² beyond the float64 range, as in every reference: then
-    D = inf and the parameter does not move), never NaN. lr ≤ 1, so lr·g cannot overflow."""
+    D = inf and the parameter does not move), never NaN. lr = 10 makes lr·g overflow near the max."""
     opt = RMSprop(lr=lr, **kw)
     th = np.zeros(grads.shape[1])
     for row in grads:

@@ -113,6 +113,21 @@ def test_overflowing_step_leaves_the_parameter_unchanged():
         assert opt.state.v[0] == OMR * g * g
 
 
+@pytest.mark.parametrize("kw", [dict(), dict(centered=True), dict(momentum=0.9)])
+def test_lr_above_one_with_the_largest_gradients(kw):
+    """lr = 2, g = 1e308: (1−ρ)·g² = 1e614 → v = inf, D = inf; lr·g = 2e308 → inf (PyTorch's order
+    (lr·g)/D), inf/inf = NaN. The true step is 0 (D = inf): θ keeps its value, in the plain updater
+    too (lr > 1 takes the guarded general path). With g = 1: v = 0.01, θ₁ = 1 − 2/(0.1 + 1e-8)."""
+    opt = RMSprop(lr=2.0, **kw)
+    th = np.array([1.0, 1.0])
+    opt.step(th, np.array([1e308, 0.0]))
+    assert th[0] == 1.0 and th[1] == 1.0 and opt.state.v[0] == math.inf
+    if not kw:
+        th2 = np.array([1.0])
+        RMSprop(lr=2.0).step(th2, np.array([1.0]))
+        assert th2[0] == 1.0 - 2.0 / (math.sqrt(OMR) + 1e-8)
+
+
 # ---------------------------------------------------------------- 3. effective_lr == the kernel's divisor
 @pytest.mark.parametrize("scale", [1.0, 1e100, 1e154, 1.3e154, 1e155, 1e160, 1e200, BIG])
 @pytest.mark.parametrize("kw", [dict(centered=True), dict(centered=True, eps_in_sqrt=True),

@@ -372,7 +372,9 @@ class RMSprop:
             if g["bounds"] is not None or base_bounds is not None:
                 hp[nb.HP_BOUNDS] = 1.0
             hp[nb.HP_PLAIN] = float(not any(hp[c] != 0.0 for c in plain_cols + (nb.HP_BOUNDS,)))
-        M[0, nb.C_FAST] = float(len(groups) == 1 and M[1, nb.HP_PLAIN] == 1.0
+        # lr ≤ 1: lr·g cannot overflow, so the tight loop (which has no overflow guard) never turns a
+        # finite θ into inf/NaN; a larger lr takes the general path (same bits, guarded)
+        M[0, nb.C_FAST] = float(len(groups) == 1 and M[1, nb.HP_PLAIN] == 1.0 and M[1, nb.HP_LR] <= 1.0
                                 and M[1, nb.HP_SCHED] == nb.SCHED_CONSTANT and self.nonfinite != "zero")
         self._S, self._M = S, M
         self._n = n

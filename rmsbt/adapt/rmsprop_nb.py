@@ -18,7 +18,7 @@ four arrays in all, because each array argument costs ~70 ns of dispatch from Py
     M : (1 + n_groups, N_HP + L) float64. Row 0 is the header: M[0, C_STEP] updates applied,
         M[0, C_SKIPPED] updates refused by the skip policy, M[0, C_BAD] index of the last non-finite
         gradient seen, M[0, C_POLICY] the non-finite policy, M[0, C_FAST] 1 when the single-group
-        plain constant-lr path applies. Row 1 + j holds group j's
+        plain constant-lr (lr ≤ 1) path applies. Row 1 + j holds group j's
         hyper-parameters in columns HP_* (flags are 0.0 / 1.0), its parameters
         M[1+j, HP_START] .. M[1+j, HP_END] − 1, and, for an array schedule, its learning rates
         in columns N_HP .. N_HP + M[1+j, HP_NLR] − 1. Counts are stored as floats (exact to 2**53).
@@ -66,7 +66,7 @@ ROW_V, ROW_M, ROW_B, ROW_LO, ROW_HI = 0, 1, 2, 3, 4
 N_ROWS = 5
 
 C_STEP, C_SKIPPED, C_BAD, C_POLICY = 0, 1, 2, 3  # columns of the header row M[0]
-C_FAST = 4  # 1: one group, constant lr, no option, policy raise/skip (set by the Python face)
+C_FAST = 4  # 1: one group, constant lr ≤ 1, no option, policy raise/skip (set by the Python face)
 
 MFORM_TORCH, MFORM_TF, MFORM_NESTEROV = 0, 1, 2
 SCHED_CONSTANT, SCHED_EXPONENTIAL, SCHED_INVERSE_TIME, SCHED_ARRAY = 0, 1, 2, 3
