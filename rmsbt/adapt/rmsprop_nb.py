@@ -2,7 +2,7 @@
 
 One kernel family serves every variant: :func:`rmsprop_step` reads the variant flags of each
 parameter group from a flat float64 row of hyper-parameters (``M[1 + group, HP_*]``) and runs either
-the tight loop (one group, constant lr, no optional feature: written out in ``rmsprop_step``) or the
+the tight loop (one group, constant lr ≤ 1, no optional feature: written out in ``rmsprop_step``) or the
 general loop (every feature, branches on loop-invariant flags, :func:`_general_update`). Nothing is
 compiled at import: the kernels are lazy ``@njit(cache=True)`` and compile (or load from the on-disk
 cache) on their first call. ``rmsprop_step`` and ``_general_update`` allocate nothing and are
@@ -315,7 +315,7 @@ def rmsprop_step(params, grads, S, M):
         v ← ρ·v + (1 − ρ)·g·g
         m ← lerp(m, g, 1 − ρ)                           (centered; PyTorch's lerp formula)
         v̂, m̂ = v/(1 − ρ^t), m/(1 − ρ^t)                 (bias correction, else v, m)
-        var ← max(v̂ − m̂², 0) (centered) or v̂
+        var ← v̂ − m̂² (centered; < 0 → 0, NaN → v̂) or v̂   (:func:`denominator`)
         D ← √(var + ε_in) + ε_out                       (ε sits in exactly one of the two)
         θ ← θ − θ·λ·lr                                  (decoupled weight decay, Keras)
         momentum torch:    b ← μb + g/D;      θ ← θ − lr·b
@@ -323,9 +323,11 @@ def rmsprop_step(params, grads, S, M):
         momentum nesterov: b ← μb + lr·g/D;   θ ← θ − (lr·g/D + μb)
         no momentum:       θ ← θ − lr·g/D
         θ ← min(max(θ, lo), hi)                         (bounds)
+        θ, b ← old θ, b if the new ones are not finite  (overflow of the step; general loop)
 
     lr = scheduled_lr(M, 1 + j, k), recorded in M[1 + j, HP_LR_LAST]. Non-finite gradients are
-    looked for first (policies raise / skip) so that a refused update changes nothing. Where PyTorch
+    looked for first (policies raise / skip) so that a refused update changes nothing: the raw
+    gradients, then (groups with coupled weight decay) the effective gradients g + λθ. Where PyTorch
     fuses a multiply-add (addcmul, lerp, add with alpha) the kernel does too (:func:`fma`).
     """
     n = params.shape[0]
