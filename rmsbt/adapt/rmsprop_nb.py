@@ -342,19 +342,13 @@ def rmsprop_step(params, grads, S, M):
         acc = 0.0
         for i in range(n):
             acc += grads[i] * 0.0  # stays 0 unless some entry is inf or NaN: one vectorisable pass
+        bad = -1
         if acc != 0.0:
-            bad = -1
             for i in range(n):
                 if bad < 0 and not np.isfinite(grads[i]):
                     bad = i
-            M[0, C_BAD] = bad
-            if policy == POLICY_SKIP:
-                M[0, C_SKIPPED] += 1.0
-                status = STATUS_SKIPPED
-            else:
-                status = STATUS_NONFINITE
-    if status == STATUS_OK and not zero_policy and M[0, C_FAST] == 0.0:
-        bad = _first_bad_effective_grad(params, grads, M)  # λθ with θ = NaN, g + λθ overflowing
+        elif M[0, C_FAST] == 0.0:  # (the tight loop has no weight decay)
+            bad = _first_bad_effective_grad(params, grads, M)  # λθ with θ = NaN, g + λθ overflowing
         if bad >= 0:
             M[0, C_BAD] = bad
             if policy == POLICY_SKIP:
@@ -366,7 +360,7 @@ def rmsprop_step(params, grads, S, M):
     if status != STATUS_OK:
         pass
     elif M[0, C_FAST] != 0.0:
-        # The common case (one group, constant lr, no option on), written out here without a call
+        # The common case (one group, constant lr ≤ 1, no option on), written out here without a call
         # so that nothing in this path costs more than the arithmetic (PyTorch's op order):
         # v ← fma((1−ρ)g, g, ρv);  θ ← θ − (lr·g)/(√(v + ε_in) + ε_out)
         M[1, HP_LR_LAST] = M[1, HP_LR]
