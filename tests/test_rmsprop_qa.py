@@ -145,6 +145,27 @@ def test_effective_lr_is_the_step_a_gradient_took(scale, kw):
     np.testing.assert_allclose(eff * g, -th, rtol=4e-16, atol=0.0)
 
 
+@pytest.mark.parametrize("kw", [dict(bias_correction=True), dict(centered=True, bias_correction=True),
+                                dict(centered=True, eps_in_sqrt=True), dict(bias_correction=True, dtype="float32")])
+def test_effective_lr_is_bit_identical_to_the_divisor_used(kw):
+    """lr = 1, and at update t a gradient of exactly 1 on a parameter at 0: θ_t = 0 − (1·1)/D_t is
+    one rounding of 1/D_t, and effective_lr = 1/D_t is the same rounding — equal bits if and only if
+    both use the same D_t (e.g. the same 1 − ρᵗ: ρ**t with an integer t differs from ρ**float(t) in
+    the last bit for most t)."""
+    dt = np.float32 if kw.get("dtype") == "float32" else np.float64
+    rng = np.random.default_rng(3)
+    opt = RMSprop(lr=1.0, **kw)
+    th = np.zeros(3, dtype=dt)
+    for t in range(1, 60):
+        opt.step(th, rng.standard_normal(3).astype(dt))
+        fresh = np.zeros(3, dtype=dt)
+        ref = opt.state_dict()
+        opt.step(fresh, np.ones(3, dtype=dt))
+        eff = opt.effective_lr()
+        assert np.array_equal(eff.astype(dt), -fresh), (t, eff, fresh)
+        opt.load_state_dict(ref)  # back to the run
+
+
 def test_effective_lr_float32_uses_the_float32_divisor():
     """The divisor is computed in the state's dtype, as in the update: v = 0.01·3² = 0.09 in float32."""
     opt = RMSprop(lr=0.1, dtype="float32")

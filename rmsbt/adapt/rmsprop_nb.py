@@ -392,7 +392,7 @@ def rmsprop_effective_lr(S, M, out):
     update's own code (:func:`denominator`, in the state's dtype, bias correction of update t =
     M[0, C_STEP]); after an update it is exactly the divisor that update used. 0 where D = inf
     (v overflowed: the parameter does not move). ``out`` is float64."""
-    t = M[0, C_STEP]
+    t = int(M[0, C_STEP])  # an integer, as in the update: ρ**t with a float t differs in the last bit
     one = cast_like(1.0, S)
     for row in range(1, M.shape[0]):
         bias = M[row, HP_BIAS] != 0.0 and t > 0
