@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numba.core.errors import TypingError
 
 from ..errors import ConfigError, RmsbtError
 from . import rmsprop_nb as nb
@@ -373,7 +372,9 @@ class RMSprop:
             if g["bounds"] is not None or base_bounds is not None:
                 hp[nb.HP_BOUNDS] = 1.0
             hp[nb.HP_PLAIN] = float(not any(hp[c] != 0.0 for c in plain_cols + (nb.HP_BOUNDS,)))
-        M[0, nb.C_FAST] = float(len(groups) == 1 and M[1, nb.HP_PLAIN] == 1.0
+        # lr ≤ 1: lr·g cannot overflow, so the tight loop (which has no overflow guard) never turns a
+        # finite θ into inf/NaN; a larger lr takes the general path (same bits, guarded)
+        M[0, nb.C_FAST] = float(len(groups) == 1 and M[1, nb.HP_PLAIN] == 1.0 and M[1, nb.HP_LR] <= 1.0
                                 and M[1, nb.HP_SCHED] == nb.SCHED_CONSTANT and self.nonfinite != "zero")
         self._S, self._M = S, M
         self._n = n
@@ -402,11 +403,41 @@ class RMSprop:
         The first call allocates the state (``init(len(params))``) if :meth:`init` was not called."""
         try:
             status = _kernel_step(params, grads, self._S, self._M)
-        except TypingError:  # not 1-D float arrays of the updater's dtype: no kernel for them
-            status = nb.STATUS_DTYPE
+        except Exception:  # no compiled form for these arguments (numba raises one of several errors)
+            self._check_arrays(params, grads)  # raises a TypeError / ValueError naming the cause
+            raise
         if status:
             return self._not_applied(status, params, grads)
         return params
+
+    def _check_arrays(self, params, grads) -> None:
+        """Raise TypeError / ValueError when ``params`` / ``grads`` cannot be stepped: not numpy
+        arrays of the updater's dtype in native byte order, not 1-D of equal length, ``params``
+        read-only, or a length other than the state's. Runs only after a failed or refused call."""
+        dt = np.dtype(_DTYPES[self.dtype])
+
+        def describe(x):
+            if not isinstance(x, np.ndarray):
+                return type(x).__name__
+            if x.dtype.newbyteorder("=") == dt and not x.dtype.isnative:
+                return f"{x.dtype.name} in non-native byte order ({x.dtype.str!r})"
+            return x.dtype.name
+
+        if not (isinstance(params, np.ndarray) and isinstance(grads, np.ndarray)
+                and params.dtype == dt and params.dtype.isnative
+                and grads.dtype == dt and grads.dtype.isnative):
+            raise TypeError(f"RMSprop.step: params and grads must be numpy arrays of {self.dtype} in native "
+                            f"byte order (got {describe(params)} and {describe(grads)}); convert with "
+                            f"np.asarray(x, dtype=np.{self.dtype}) (the updater's dtype={self.dtype!r})")
+        if params.ndim != 1 or grads.shape != params.shape:
+            raise ValueError(f"RMSprop.step: params and grads must be 1-D of equal length "
+                             f"(got shapes {params.shape} and {grads.shape})")
+        if not params.flags.writeable:
+            raise ValueError("RMSprop.step: params is read-only; step updates it in place "
+                             "(pass a writable array, e.g. params.copy())")
+        if self._n is not None and params.shape[0] != self._n:
+            raise ValueError(f"RMSprop.step: the updater holds state for {self._n} parameters, "
+                             f"got {params.shape[0]}")
 
     def _not_applied(self, status, params, grads):
         if status == nb.STATUS_SKIPPED:
@@ -414,24 +445,19 @@ class RMSprop:
         k = int(self._M[0, nb.C_STEP])
         if status == nb.STATUS_NONFINITE:
             i = int(self._M[0, nb.C_BAD])
+            where = f"at update {k + 1} ({k} applied); state left unchanged (nonfinite='raise')"
+            if not math.isfinite(grads[i]):
+                raise NonFiniteGradientError(f"RMSprop: non-finite gradient grads[{i}] = {float(grads[i])} {where}")
             raise NonFiniteGradientError(
-                f"RMSprop: non-finite gradient grads[{i}] = {grads[i]!r} at update {k + 1} "
-                f"({k} applied); state left unchanged (nonfinite='raise')")
+                f"RMSprop: non-finite effective gradient of parameter {i} (grads[{i}] = {float(grads[i])}, "
+                f"params[{i}] = {float(params[i])}, coupled weight decay g + weight_decay·θ) {where}")
         if status == nb.STATUS_LR_EXHAUSTED:
             raise RmsbtError(f"RMSprop lr_schedule: the learning-rate array has no entry for update {k + 1}")
-        params_a, grads_a = np.asarray(params), np.asarray(grads)
-        dt = _DTYPES[self.dtype]
-        if not isinstance(params, np.ndarray) or params_a.dtype != dt or grads_a.dtype != dt:
-            raise TypeError(f"RMSprop.step: params and grads must be {self.dtype} numpy arrays "
-                            f"(got {params_a.dtype} and {grads_a.dtype}); dtype={self.dtype!r} sets this")
-        if params_a.ndim != 1 or grads_a.shape != params_a.shape:
-            raise ValueError(f"RMSprop.step: params and grads must be 1-D of equal length "
-                             f"(got shapes {params_a.shape} and {grads_a.shape})")
-        if self._n is None:
-            self.init(params_a.shape[0])
+        self._check_arrays(params, grads)
+        if self._n is None:  # the placeholder state answered STATUS_SHAPE: allocate, then step
+            self.init(params.shape[0])
             return self.step(params, grads)
-        raise ValueError(f"RMSprop.step: the updater holds state for {self._n} parameters, "
-                         f"got {params_a.shape[0]}")
+        raise ValueError(f"RMSprop.step: state and arguments disagree (status {status})")  # pragma: no cover
 
     @property
     def last_lr(self) -> np.ndarray:
