@@ -40,10 +40,12 @@ Fill rules (each has a test in ``tests/test_broker*.py``; docs/broker.md has wor
     or a notional below ``min_notional`` rejects the order with a reason.
 11. **Reduce-only** orders are clipped to the position and never open or flip one.
 12. **Cash / margin check**: spot — a buy needs ``qty·price + fee <= cash``, a sell ``qty <= holdings``
-    (no shorting); margin — the part of a fill that opens exposure needs ``notional / leverage + fee``
-    of free margin (``equity − posted margin``). Short of that the order is ``rejected`` with the
-    reason (``on_insufficient = "reject"``, default) or sized down to what fits (``"resize"``). Cash is
-    never overdrawn silently.
+    (no shorting) and ``fee <= cash + qty·price`` (else rejected: selling less cannot help), so cash
+    stays >= 0; margin — the part of a fill that opens exposure needs ``notional / leverage + fee``
+    of free margin, ``wallet − posted margin + Σ min(unrealized, 0)`` (unrealized *profit* never
+    margins new exposure; :func:`~rmsbt.engine.portfolio_nb.free_margin`). Short of that the order is
+    ``rejected`` with the reason (``on_insufficient = "reject"``, default) or sized down to what fits
+    (``"resize"``). Cash is never overdrawn silently.
 13. **Fees** (quote currency, on the fill's notional): maker rate for resting limit fills, taker rate
     otherwise; ``max(notional·rate, min_fee) + fixed_fee`` with the fixed fee once per order and the
     minimum only for non-negative rates (a rebate stays a credit).
@@ -340,9 +342,8 @@ class Broker:
             opening = aq if (pos == 0.0 or (pos > 0.0) == (side > 0.0)) else max(0.0, aq - abs(pos))
             if opening > 0.0:
                 need = opening * price / self.lev[s] + fill_fee(aq * price, rate, self.cfg.min_fee, fixed)
-                # free margin, counting the margin the closing part of a flip releases
-                released = (aq - opening) * pf.avg_price[s] / self.lev[s]
-                free = pf.equity_at(s, price) - pf.posted_margin(self.lev) + released
+                # free margin without unrealized profit; a flip first releases and realizes the old position
+                free = pf.free_margin(self.lev, s, price, opening < aq)
                 if need > free:
                     fit = affordable_qty(free, price, rate, self.cfg.min_fee, fixed, self.lev[s]) + (aq - opening)
                     why = f"insufficient margin: need {need:.10g}, free {free:.10g}"
@@ -355,6 +356,12 @@ class Broker:
                                         f"spot: cannot sell {aq:.10g}, holding {max(pos, 0.0):.10g}")
                 if aq <= 0.0:
                     return
+            if side < 0.0 and pf.cash + aq * price < fill_fee(aq * price, rate, self.cfg.min_fee, fixed):
+                # the fee (a minimum or fixed fee) exceeds cash + proceeds; selling less cannot help
+                fee = fill_fee(aq * price, rate, self.cfg.min_fee, fixed)
+                self.close_order(t, o, REJECTED, f"insufficient cash for the fee: fee {fee:.10g}, "
+                                                 f"cash + proceeds {pf.cash + aq * price:.10g}")
+                return
             if side > 0.0:
                 need = aq * price + fill_fee(aq * price, rate, self.cfg.min_fee, fixed)
                 if need > pf.cash:
