@@ -78,3 +78,41 @@ def test_spot_sell_allowed_when_proceeds_cover_the_fee():
     # min_fee 5, cash 0 after the buy: selling 1 @100 gives 100 ≥ 5 → cash 95
     r = run(bars([FLAT] * 4), {0: buy(9.95), 1: sell(1)}, mode="spot", initial_cash=1000, min_fee=5.0)
     assert r.cash[-1] == pytest.approx(95.0)
+
+
+# --- 3. on_start sees no bar ------------------------------------------------------------------------------
+class _Peek(Script):
+    def on_start(self, ctx):
+        self.start = dict(bar=ctx.bar, price=ctx.price(SYM), present=ctx.present(SYM), close=ctx.close(SYM).copy(),
+                          ts=ctx.timestamps().copy())
+        for what in ("timestamp", "now"):
+            with pytest.raises(ValueError, match="no bar has closed yet"):
+                getattr(ctx, what)
+        ctx.order(SYM, 1)
+
+    def on_end(self, ctx):
+        self.end = dict(bar=ctx.bar, price=ctx.price(SYM), n=len(ctx.close(SYM)))
+
+
+def test_on_start_sees_no_bar_and_its_order_fills_at_bar_0():
+    # the last bar (close 500) must stay invisible in on_start; the order decided there fills at bar 0's open
+    rows = [(100, 101, 99, 100), (101, 102, 100, 101), (102, 103, 101, 102), (500, 501, 499, 500)]
+    st = _Peek()
+    r = run_backtest(st, align({SYM: bars(rows)}, "1h"), BrokerConfig(taker_fee_bps=0.0, maker_fee_bps=0.0))
+    s = st.start
+    assert s["bar"] == -1 and math.isnan(s["price"]) and s["present"] is False
+    assert len(s["close"]) == 0 and len(s["ts"]) == 0
+    assert r.fills[["bar", "price", "decided_bar"]].values.tolist() == [[0, 100.0, -1]]
+    # on_end: the last bar, all bars seen
+    assert st.end == {"bar": 3, "price": 500.0, "n": 4}
+
+
+def test_on_start_is_not_changed_by_the_future():
+    # property: perturbing every bar changes nothing on_start can see (it sees none)
+    a, b = _Peek(), _Peek()
+    cfg = BrokerConfig(taker_fee_bps=0.0, maker_fee_bps=0.0)
+    run_backtest(a, align({SYM: bars([FLAT] * 3)}, "1h"), cfg)
+    run_backtest(b, align({SYM: bars([(7, 9, 6, 8)] * 3)}, "1h"), cfg)
+    assert math.isnan(a.start["price"]) and math.isnan(b.start["price"])
+    assert {k: v for k, v in a.start.items() if k not in ("price", "close", "ts")} == \
+        {k: v for k, v in b.start.items() if k not in ("price", "close", "ts")}

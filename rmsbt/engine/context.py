@@ -3,6 +3,11 @@
 On bar t (``ctx.bar == t``) every history accessor returns a read-only array of bars 0..t inclusive,
 all of which have closed. Nothing after bar t is reachable through the context. A symbol missing at
 a bar shows NaN there (``ctx.present(symbol)`` says whether it traded).
+
+``on_start`` runs with ``ctx.bar == -1``: no bar is visible (histories are empty, ``price`` is NaN,
+``present`` is False, ``timestamp`` / ``now`` raise ``ValueError``); orders placed there have
+``decided_bar = -1`` and fill from bar 0. ``on_end`` runs with ``ctx.bar`` = the last bar and sees
+every bar (the run is over); orders placed there never fill (they count in ``dropped_orders``).
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ class Context:
         self._events = broker.books.events
         self._all: list[Order] = []
         self._sym_index = {name: i for i, name in enumerate(data.symbols)}
-        self._close_rows = data.close.tolist()  # python floats: ctx.price without numpy indexing
+        # python floats: ctx.price without numpy indexing; each row ends with a NaN that ctx.bar == -1
+        # (on_start: no bar has closed) indexes, so the last bar is never visible before it closes
+        self._close_rows = [row + [math.nan] for row in data.close.tolist()]
         self._portfolio = portfolio
         self._tf = timeframe_ms
         self._hist = {f: _readonly(getattr(data, f)) for f in ("open", "high", "low", "close", "volume")}
@@ -55,14 +62,22 @@ class Context:
         self._records: list[tuple[int, dict]] = []
 
     # --- time ---------------------------------------------------------------------------------
+    def _no_bar(self, what: str):
+        raise ValueError(f"ctx.{what}: no bar has closed yet (on_start runs before the first bar)")
+
     @property
     def timestamp(self) -> int:
-        """Open time (ms UTC) of the current bar."""
+        """Open time (ms UTC) of the current bar (``ValueError`` in ``on_start``: there is none yet)."""
+        if self.bar < 0:
+            self._no_bar("timestamp")
         return int(self._ts[self.bar])
 
     @property
     def now(self) -> int:
-        """The moment of decision: the current bar's close time (open + bar length), ms UTC."""
+        """The moment of decision: the current bar's close time (open + bar length), ms UTC
+        (``ValueError`` in ``on_start``)."""
+        if self.bar < 0:
+            self._no_bar("now")
         return int(self._ts[self.bar]) + self._tf
 
     def timestamps(self) -> np.ndarray:
@@ -96,7 +111,9 @@ class Context:
             raise
 
     def present(self, symbol: str) -> bool:
-        return bool(self._present[self._data.index(symbol), self.bar])
+        """Whether ``symbol`` has a bar now (False in ``on_start``: no bar has closed yet)."""
+        s = self._data.index(symbol)
+        return self.bar >= 0 and bool(self._present[s, self.bar])
 
     # --- portfolio ------------------------------------------------------------------------------
     def position(self, symbol: str) -> float:
