@@ -78,7 +78,8 @@ def random_trader(seed):
         elif k == 5:
             ctx.order_target(SYM, q)
         elif k == 6:
-            lo, hi = sorted((px, px2))
+            lo, hi = sorted((px, px2))  # a bracket's prices on their sides of the last close (else ValueError)
+            lo, hi = min(lo, c * 0.999), max(hi, c * 1.001)
             if q > 0:
                 ctx.order(SYM, q, stop_loss=lo, take_profit=hi)
             else:

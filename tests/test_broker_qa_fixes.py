@@ -116,3 +116,161 @@ def test_on_start_is_not_changed_by_the_future():
     assert math.isnan(a.start["price"]) and math.isnan(b.start["price"])
     assert {k: v for k, v in a.start.items() if k not in ("price", "close", "ts")} == \
         {k: v for k, v in b.start.items() if k not in ("price", "close", "ts")}
+
+
+# --- 6. a call that raises places nothing -------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda c: c.order(SYM, 1, stop_loss=95, take_profit=0),       # take_profit 0 is not a price
+    lambda c: c.order(SYM, 1, stop_loss=float("nan")),
+    lambda c: c.order_target(SYM, 1, stop_loss=90),              # brackets attach to quantity orders
+    lambda c: c.order(SYM, 1, expire_after=0),
+    lambda c: c.order(SYM, 1, on_partial="maybe"),
+    lambda c: c.order(SYM, 1, stop_loss=101),                    # long: stop-loss above the close 100
+])
+def test_a_raising_call_submits_nothing(call):
+    def act(c):
+        with pytest.raises(ValueError):
+            call(c)
+    r = run(bars([FLAT] * 4), {0: act})
+    assert len(r.orders) == 0 and len(r.fills) == 0 and len(r.events) == 0
+    assert r.positions[-1, 0] == 0.0
+
+
+def test_a_raising_replace_keeps_the_old_order():
+    state = {}
+
+    def bad_replace(c):
+        with pytest.raises(ValueError):
+            c.replace(state["o"], limit=-5)
+
+    r = run(bars([FLAT, FLAT, (100, 100, 90, 95), FLAT]),
+            {0: lambda c: state.update(o=c.order(SYM, 1, limit=92)), 1: bad_replace})
+    # the limit 92 still works and fills on bar 2 (low 90) at 92
+    assert r.orders["status"].tolist() == ["filled"] and list(r.fills["price"]) == [92.0]
+
+
+# --- 5. price arguments that do not apply are refused, not ignored -----------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda c: c.order_target(SYM, 1, limit=50),
+    lambda c: c.order_target(SYM, 1, stop=150),
+    lambda c: c.order_on_close(SYM, 1, limit=50),
+    lambda c: c.order_target_percent(SYM, 0.5, limit=50),
+    lambda c: c.order_target_notional(SYM, 100, stop=99),
+])
+def test_price_arguments_of_target_and_moc_orders_are_refused(call):
+    def act(c):
+        with pytest.raises(ValueError, match="take no stop or limit"):
+            call(c)
+    r = run(bars([FLAT] * 3), {0: act})
+    assert len(r.orders) == 0 and len(r.fills) == 0
+
+
+@pytest.mark.parametrize("place, change, match", [
+    (lambda c: c.order(SYM, 1, limit=50), dict(stop=100.5), "limit order: it has no stop"),
+    (lambda c: c.order(SYM, 1, stop=150), dict(limit=151), "stop order: it has no limit"),
+    (lambda c: c.order(SYM, 1), dict(limit=50), "market order: it has no limit"),
+])
+def test_replace_refuses_a_price_the_kind_does_not_have(place, change, match):
+    state = {}
+
+    def rep(c):
+        with pytest.raises(ValueError, match=match):
+            c.replace(state["o"], **change)
+    # the original order is untouched: (market fills bar 1 before bar 1's decision, so replace it on bar 0)
+    r = run(bars([FLAT] * 3), {0: [lambda c: state.update(o=place(c)), rep]})
+    assert r.orders["status"].iloc[0] in ("working", "filled") and len(r.orders) == 1
+
+
+# --- 4. replacing a bracket's protective order keeps the bracket ------------------------------------------
+def test_replaced_stop_loss_stays_one_cancels_other_with_the_take_profit():
+    # QA probe2 #3. Entry long 1 at bar 1's open 100, SL 95 / TP 105.5. Bar 2: trail the SL to 98.
+    # Bar 3 (high 106) fills the TP at 105.5 → the new SL 98 must be cancelled (OCO). Bar 5: buy 1 again;
+    # bar 7 trades down to 97: an orphan SL would close the new long at 98; the position must stay 1.
+    rows = [(100, 100.5, 99.5, 100), (100, 101, 99.5, 100), (100, 101, 99.5, 100), (100, 106, 99.5, 105),
+            (105,) * 4, (105,) * 4, (105,) * 4, (99, 99, 97, 98), (98,) * 4]
+    st = {}
+
+    def trail(c):
+        st["sl2"] = c.replace(st["e"].children[0], stop=98)
+        assert st["sl2"].oco is st["e"].children[1] and st["e"].children[1].oco is st["sl2"]
+        assert st["sl2"].parent is st["e"] and st["e"].children[0] is st["sl2"]
+
+    r = run(bars(rows), {0: lambda c: st.update(e=c.order(SYM, 1, stop_loss=95, take_profit=105.5)),
+                         2: trail, 5: buy(1)})
+    assert r.fills[["bar", "qty", "price"]].values.tolist() == [[1, 1.0, 100.0], [3, -1.0, 105.5], [6, 1.0, 105.0]]
+    assert st["sl2"].status == "cancelled" and "one-cancels-other" in st["sl2"].reason
+    assert r.positions[-1, 0] == 1.0
+
+
+def test_replaced_unarmed_stop_loss_waits_for_its_entry():
+    # QA probe2 #4. Entry: buy limit 50 (never reached; bars trade 99..101) with SL 40. Replacing the SL
+    # (stop 45) before the entry fills must not make a live stand-alone stop: nothing ever fills, and
+    # cancelling the entry takes the new SL with it.
+    st = {}
+
+    def rep(c):
+        st["k"] = c.replace(st["e"].children[0], stop=45)
+
+    r = run(bars([(100, 101, 99, 100)] * 5),
+            {0: lambda c: st.update(e=c.order(SYM, 1, limit=50, stop_loss=40)), 1: rep,
+             2: lambda c: c.cancel(st["e"])})
+    assert len(r.fills) == 0
+    assert st["k"].parent is st["e"] and st["k"].status == "cancelled" and "entry order" in st["k"].reason
+
+
+def test_replaced_unarmed_stop_loss_arms_with_the_entry():
+    # entry buy limit 95 with SL 90, SL replaced by 93 on bar 0 before the entry can fill;
+    # bar 1 (low 94) fills the entry at 95 (maker); bar 2 trades down to 92: the SL 93 closes it at 93
+    st = {}
+    rows = [FLAT, (100, 100, 94, 96), (96, 96, 92, 92), (92,) * 4]
+    r = run(bars(rows), {0: [lambda c: st.update(e=c.order(SYM, 1, limit=95, stop_loss=90)),
+                             lambda c: st.update(k=c.replace(st["e"].children[0], stop=93))]})
+    assert r.fills[["bar", "qty", "price"]].values.tolist() == [[1, 1.0, 95.0], [2, -1.0, 93.0]]
+    assert st["k"].status == "filled"
+
+
+def test_protective_quantity_cannot_be_replaced():
+    st = {}
+
+    def rep(c):
+        with pytest.raises(ValueError, match="follows the entry"):
+            c.replace(st["e"].children[0], quantity=-5)
+
+    run(bars([FLAT] * 3), {0: [lambda c: st.update(e=c.order(SYM, 1, stop_loss=90)), rep]})
+
+
+# --- minor: quantity types, cancel(None), bracket sides ----------------------------------------------------
+@pytest.mark.parametrize("q", ["1", True, None, b"1"])
+def test_quantity_must_be_a_number(q):
+    def act(c):
+        with pytest.raises(TypeError, match="must be a number"):
+            c.order(SYM, q)
+    r = run(bars([FLAT] * 3), {0: act})
+    assert len(r.orders) == 0
+
+
+def test_numpy_quantities_are_numbers():
+    import numpy as np
+    r = run(bars([FLAT] * 3), {0: [buy(np.float64(1.5)), buy(np.int64(2))]})
+    assert list(r.fills["qty"]) == [1.5, 2.0]
+
+
+def test_cancel_needs_an_order():
+    def act(c):
+        with pytest.raises(TypeError, match="takes an Order"):
+            c.cancel(None)
+    run(bars([FLAT] * 3), {0: act})
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(quantity=1, stop_loss=101), "stop_loss 101 must be below the entry price 100"),
+    (dict(quantity=1, take_profit=99), "take_profit 99 must be above the entry price 100"),
+    (dict(quantity=-1, stop_loss=99), "stop_loss 99 must be above the entry price 100"),
+    (dict(quantity=1, limit=90, stop_loss=91), "stop_loss 91 must be below the entry price 90"),
+])
+def test_bracket_on_the_wrong_side_of_the_entry_is_refused(kw, match):
+    def act(c):
+        with pytest.raises(ValueError, match=match):
+            c.order(SYM, kw.pop("quantity"), **kw)
+    r = run(bars([FLAT] * 3), {0: act})
+    assert len(r.orders) == 0

@@ -13,22 +13,31 @@ every bar (the run is over); orders placed there never fill (they count in ``dro
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
 from ..data.align import MarketData
 from .broker import set_band, touch_band_py
 from .broker_nb import LIMIT, MARKET, MOC, STOP, STOP_LIMIT, TARGET
-from .orders import CANCELLED, DONE, NEVER, TARGET_NOTIONAL, TARGET_PERCENT, TARGET_QTY, Order
+from .orders import CANCELLED, DONE, NEVER, TARGET_NOTIONAL, TARGET_PERCENT, TARGET_QTY, Order, OrderKind
 
 
 _INF = (math.inf, -math.inf)
 
 
+def _number(v, what: str) -> float:
+    """``v`` as a float; a string, a bool or anything not a real number is a ``TypeError`` (``"1"`` or
+    ``True`` as a quantity is a mistake, not a request for 1 unit)."""
+    if isinstance(v, (str, bytes, bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{what} must be a number, got {v!r}")
+    return float(v)
+
+
 def _price(v, name: str) -> float:
     if v is None:
         return math.nan
-    p = float(v)
+    p = _number(v, f"{name} price")
     if not (math.isfinite(p) and p > 0.0):
         raise ValueError(f"{name} price must be a finite number > 0, got {v!r}")
     return p
@@ -132,11 +141,15 @@ class Context:
     def _submit(self, symbol: str, kind: int, quantity: float, *, stop=None, limit=None,
                 target_mode: int = TARGET_QTY, expire_after: int | None = None, reduce_only: bool = False,
                 on_partial: str = "keep", stop_loss=None, take_profit=None, tag=None) -> Order:
-        q = float(quantity)
+        # everything is checked before anything is submitted: a call that raises places no order
+        q = _number(quantity, f"order quantity for {symbol}")
         if q != q or q in _INF:
             raise ValueError(f"order quantity for {symbol} must be finite, got {quantity!r}")
         if q == 0.0 and kind != TARGET:
             raise ValueError(f"order quantity for {symbol} must not be 0")
+        if (kind == TARGET or kind == MOC) and (stop is not None or limit is not None):
+            raise ValueError(f"{'target' if kind == TARGET else 'market-on-close'} orders take no stop or limit "
+                             f"price (got stop={stop!r}, limit={limit!r}); use ctx.order(..., limit=/stop=)")
         st = math.nan if stop is None else _price(stop, "stop")
         lm = math.nan if limit is None else _price(limit, "limit")
         if expire_after is not None and (not isinstance(expire_after, int) or isinstance(expire_after, bool)
@@ -148,6 +161,13 @@ class Context:
             s = self._sym_index[symbol]
         except KeyError:
             s = self._data.index(symbol)  # raises the KeyError naming the symbols
+        protect = ()
+        if stop_loss is not None or take_profit is not None:
+            if kind == TARGET:
+                raise ValueError("stop_loss / take_profit attach to quantity orders, not to target orders")
+            sl, tp = _price(stop_loss, "stop_loss"), _price(take_profit, "take_profit")
+            self._check_bracket(s, kind, q, st, lm, sl, tp)
+            protect = tuple((k, p) for k, p in ((STOP, sl), (LIMIT, tp)) if p == p)
         o = Order(s, kind, q, self.bar, self._next_id, st, lm)
         if target_mode != TARGET_QTY:
             o.target_mode = target_mode
@@ -164,14 +184,9 @@ class Context:
         self._pending.append(o)
         self._all.append(o)
         self._broker.event(self.bar, o, "submitted", q, st if kind == STOP or kind == STOP_LIMIT else lm)
-        if stop_loss is not None or take_profit is not None:
-            if kind == TARGET:
-                raise ValueError("stop_loss / take_profit attach to quantity orders, not to target orders")
+        if protect:
             kids = []
-            for k, px in ((STOP, stop_loss), (LIMIT, take_profit)):
-                if px is None:
-                    continue
-                p = _price(px, "stop_loss" if k == STOP else "take_profit")
+            for k, p in protect:
                 c = Order(s, k, -q, self.bar, self._next_id, p if k == STOP else math.nan,
                           p if k == LIMIT else math.nan)
                 c.reduce_only, c.tag = True, tag
@@ -188,6 +203,21 @@ class Context:
             o.children = tuple(kids)
         return o
 
+    def _check_bracket(self, s: int, kind: int, q: float, st: float, lm: float, sl: float, tp: float) -> None:
+        """A bracket's stop-loss must lie on the losing side of the entry price and its take-profit on the
+        winning side (else it would close the position at once, paying two fees). The entry price is
+        the limit of a limit / stop-limit entry, the stop of a stop entry, else the last close (not
+        checked in ``on_start``, where no close is known)."""
+        ref = lm if lm == lm else st if st == st else self._close_rows[s][self.bar]
+        side, what = (1.0, "buy") if q > 0 else (-1.0, "sell")
+        for name, p, sign in (("stop_loss", sl, -1.0), ("take_profit", tp, 1.0)):
+            if p == p and ref == ref and (p - ref) * side * sign <= 0.0:
+                raise ValueError(f"bracket of a {what}: {name} {p:g} must be {'below' if side * sign < 0 else 'above'} "
+                                 f"the entry price {ref:g} (limit, stop or last close)")
+        if sl == sl and tp == tp and (tp - sl) * side <= 0.0:
+            raise ValueError(f"bracket of a {what}: stop_loss {sl:g} and take_profit {tp:g} are on the wrong sides "
+                             "of each other")
+
     def order(self, symbol: str, quantity: float, *, limit: float | None = None, stop: float | None = None,
               expire_after: int | None = None, reduce_only: bool = False, on_partial: str = "keep",
               stop_loss: float | None = None, take_profit: float | None = None, tag=None) -> Order:
@@ -200,7 +230,7 @@ class Context:
         if (expire_after is None and not reduce_only and on_partial == "keep" and stop_loss is None
                 and take_profit is None and tag is None):  # the common case, kept cheap
             s = self._sym_index.get(symbol)
-            q = float(quantity)
+            q = float(quantity) if quantity.__class__ is float or quantity.__class__ is int else math.nan
             if s is not None and q == q and q not in _INF and q != 0.0:
                 st = math.nan if stop is None else _price(stop, "stop")
                 lm = math.nan if limit is None else _price(limit, "limit")
@@ -234,6 +264,8 @@ class Context:
 
     def cancel(self, order: Order) -> bool:
         """Cancel a working order (and its unarmed protective orders). False if it was no longer working."""
+        if not isinstance(order, Order):
+            raise TypeError(f"ctx.cancel takes an Order (what ctx.order returned), got {order!r}")
         if order.status in DONE:
             return False
         if order.children:
@@ -253,21 +285,42 @@ class Context:
     def replace(self, order: Order, *, quantity: float | None = None, limit: float | None = None,
                 stop: float | None = None) -> Order:
         """Cancel ``order`` and submit a copy with the given changes, decided now (fills from the next bar).
-        The new quantity defaults to what the old order had left."""
+        The new quantity defaults to what the old order had left. The order keeps its kind: ``stop=`` needs
+        a stop or stop-limit order, ``limit=`` a limit or stop-limit order (else ``ValueError``; cancel and
+        place a new order instead). A bracket's protective order (``entry.children``) keeps its place in
+        the bracket: same entry, one-cancels-other with its sibling, unarmed until the entry fills (armed:
+        live from the next bar); its quantity follows the entry's fills and cannot be given.
+        Everything is checked before the old order is cancelled: a call that raises changes nothing."""
         if order.status in DONE:
             raise ValueError(f"order {order.id} is {order.status}; only working orders can be replaced")
+        kind = order.kind
+        if stop is not None and kind != STOP and kind != STOP_LIMIT:
+            raise ValueError(f"order {order.id} is a {OrderKind(kind).name.lower()} order: it has no stop to replace")
+        if limit is not None and kind != LIMIT and kind != STOP_LIMIT:
+            raise ValueError(f"order {order.id} is a {OrderKind(kind).name.lower()} order: it has no limit to replace")
+        parent = order.parent
+        if parent is not None and quantity is not None:
+            raise ValueError(f"order {order.id} protects entry {parent.id}: its quantity follows the entry's fills")
         sl = next((c.stop for c in order.children if c.kind == STOP), None)
         tp = next((c.limit for c in order.children if c.kind == LIMIT), None)
         q = order.remaining if quantity is None else quantity
+        keep = lambda v: None if v != v else v  # noqa: E731
+        new = self._submit(self._data.symbols[order.symbol], kind, q,
+                           stop=keep(order.stop) if stop is None else stop,
+                           limit=keep(order.limit) if limit is None else limit, target_mode=order.target_mode,
+                           expire_after=None if order.expire_bar >= NEVER else max(1, order.expire_bar - self.bar),
+                           reduce_only=order.reduce_only, on_partial="keep" if order.keep_remainder else "cancel",
+                           stop_loss=sl, take_profit=tp, tag=order.tag)
+        if parent is not None:  # a protective order: the new one takes the old one's place in the bracket
+            new.parent = parent
+            if order.active_bar >= NEVER:  # not armed yet: armed when the entry fills
+                new.active_bar = NEVER
+            parent.children = tuple(new if c is order else c for c in parent.children)
+            if order.oco is not None:
+                new.oco, order.oco.oco = order.oco, new
         self._broker.close_order(self.bar, order, CANCELLED, "replaced")
         self._pending = [o for o in self._pending if o.status not in DONE]
-        keep = lambda v: None if v != v else v  # noqa: E731
-        return self._submit(self._data.symbols[order.symbol], order.kind, q,
-                            stop=keep(order.stop) if stop is None else stop,
-                            limit=keep(order.limit) if limit is None else limit, target_mode=order.target_mode,
-                            expire_after=None if order.expire_bar >= NEVER else max(1, order.expire_bar - self.bar),
-                            reduce_only=order.reduce_only, on_partial="keep" if order.keep_remainder else "cancel",
-                            stop_loss=sl, take_profit=tp, tag=order.tag)
+        return new
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         s = None if symbol is None else self._data.index(symbol)
