@@ -19,7 +19,7 @@ from .data.store import load_symbol
 from .engine.funding import funding_matrix
 from .engine.intrabar import intrabar_matrix
 from .engine.loop import BacktestResult, run_backtest
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .metrics import summarize
 from .strategy import Strategy
 from .timeframes import timeframe_to_ms
@@ -84,9 +84,18 @@ class Run:
 def run_config(config: Config, data_dir: str | Path = "data", progress=None) -> Run:
     strategy = build_strategy(config)
     market = load_market(config, data_dir)
-    funding = funding_matrix(config.broker, market.symbols, market.timestamps, timeframe_to_ms(market.timeframe),
-                             data_dir, config.data.exchange)
-    intrabar = intrabar_matrix(config.broker, market, data_dir, config.data.exchange)
+    # errors of the broker's extra inputs name the config file and key that asked for them
+    try:
+        funding = funding_matrix(config.broker, market.symbols, market.timestamps,
+                                 timeframe_to_ms(market.timeframe), data_dir, config.data.exchange)
+    except DataError as exc:
+        raise DataError(f"{config.path}: broker.funding = \"{config.broker.funding}\": {exc}") from None
+    try:
+        intrabar = intrabar_matrix(config.broker, market, data_dir, config.data.exchange)
+    except DataError as exc:
+        msg = str(exc)
+        raise DataError(f"{config.path}: " + (msg if msg.startswith("broker.") else
+                                              f"broker.intrabar = \"{config.broker.intrabar}\": {msg}")) from None
     result = run_backtest(strategy, market, config.broker, progress=progress, funding=funding, intrabar=intrabar)
     m = config.metrics
     summary = summarize(result, market=market, periods_per_year=m.periods_per_year, risk_free=m.risk_free)

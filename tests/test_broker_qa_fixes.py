@@ -274,3 +274,52 @@ def test_bracket_on_the_wrong_side_of_the_entry_is_refused(kw, match):
             c.order(SYM, kw.pop("quantity"), **kw)
     r = run(bars([FLAT] * 3), {0: act})
     assert len(r.orders) == 0
+
+
+# --- 7, 8. BrokerConfig checks its values itself (library users get the TOML path's checks) ------------------
+def test_maker_fee_defaults_to_taker_in_the_library_too():
+    assert BrokerConfig(taker_fee_bps=4).maker_fee_bps == 4.0
+    assert BrokerConfig().maker_fee_bps == 10.0 and BrokerConfig(maker_fee_bps=-1).maker_fee_bps == -1.0
+    # a resting limit fill (maker) at 100 × 1 with taker 4 and no maker given pays 4 bps = 0.04
+    r = run(bars([FLAT, (100, 100, 99, 100), FLAT]), {0: buy(1, limit=99.5)}, taker_fee_bps=4.0,
+            maker_fee_bps=None)
+    assert r.fills["liquidity"].iloc[0] == "maker" and r.fills["fee"].iloc[0] == pytest.approx(99.5 * 4e-4)
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(max_leverage=0), "broker.max_leverage: must be >= 1, got 0.0"),
+    (dict(max_leverage=-2), "broker.max_leverage: must be >= 1"),
+    (dict(max_leverage={"*": 0.5}), "broker.max_leverage.*: must be >= 1"),
+    (dict(initial_cash=0), "broker.initial_cash: must be > 0"),
+    (dict(taker_fee_bps=-1), "broker.taker_fee_bps: must be >= 0"),
+    (dict(min_fee=float("nan")), "broker.min_fee: must be finite"),
+    (dict(volume_cap=2), "broker.volume_cap: a share of the bar's volume, must be <= 1"),
+    (dict(mode="futures"), "broker.mode: expected one of 'spot', 'margin'"),
+    (dict(lot_size="0.1"), "broker.lot_size: expected a number"),
+    (dict(maintenance_margin=1.0), "broker.maintenance_margin: a rate"),
+    (dict(mode="spot", funding="constant"), "broker.funding: funding applies to perpetuals"),
+    (dict(intrabar_timeframe="7x"), "broker.intrabar_timeframe"),
+    # 8: 1/L must exceed the maintenance-margin rate: 1/1000 = 0.001 <= 0.005, liq above the entry
+    (dict(max_leverage=1000, maintenance_margin=0.005), "max_leverage < 200"),
+    (dict(max_leverage=200, maintenance_margin=0.005), "liquidated at once"),  # 1/200 = mmr exactly
+    (dict(max_leverage={"A/USDT": 2, "*": 150}, maintenance_margin=0.01), "broker.max_leverage.*: 150"),
+])
+def test_broker_config_refuses_bad_values(kw, msg):
+    from rmsbt.errors import ConfigError
+    with pytest.raises(ConfigError, match=None) as e:
+        BrokerConfig(**kw)
+    assert msg in str(e.value)
+
+
+def test_leverage_just_below_the_maintenance_bound_is_accepted():
+    # 1/199 = 0.005025 > 0.005: long liq = avg · (1 − 0.005025 + 0.005) just below the entry; spot ignores L
+    assert BrokerConfig(max_leverage=199, maintenance_margin=0.005).max_leverage == 199.0
+    assert BrokerConfig(mode="spot", max_leverage=1000, maintenance_margin=0.005).mode == "spot"
+
+
+def test_toml_errors_from_broker_config_name_the_file(tmp_path):
+    from rmsbt.config import parse_broker
+    from rmsbt.errors import ConfigError
+    with pytest.raises(ConfigError) as e:
+        parse_broker({"max_leverage": 1000}, "my.toml", ("BTC/USDT",))
+    assert str(e.value).startswith("my.toml: broker.max_leverage: 1000 with maintenance_margin 0.005")
