@@ -11,7 +11,9 @@ Fill rules (each has a test in ``tests/test_broker*.py``; docs/broker.md has wor
    open (``qty = fraction · equity / open``).
 3. **Stops** (inclusive): a buy stop triggers when the bar's high reaches the stop, a sell stop when
    its low does. A bar opening at or beyond the stop fills at the open (gap); otherwise at the stop.
-   A stop-limit becomes a limit at its stop price (and fills there at once if the limit allows it).
+   A stop-limit triggers at its stop (same rule) and then works as a limit at its *limit* price: it
+   fills at the trigger price at once if that is on the good side of the limit (taker, capped at the
+   limit), else it rests at the limit (rule 4).
 4. **Limits** fill when the price trades at or through the limit: at the open when the bar opens on
    the good side (the order then takes liquidity: taker fee, slippage, but never worse than the
    limit), else at the limit itself (it rested on the book: maker fee, no slippage).
