@@ -323,3 +323,34 @@ def test_toml_errors_from_broker_config_name_the_file(tmp_path):
     with pytest.raises(ConfigError) as e:
         parse_broker({"max_leverage": 1000}, "my.toml", ("BTC/USDT",))
     assert str(e.value).startswith("my.toml: broker.max_leverage: 1000 with maintenance_margin 0.005")
+
+
+# --- docs 5: the output folder has the events log, funding payments and the counts ---------------------------
+def test_outputs_write_events_funding_and_counts(tmp_path):
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from rmsbt.config import Config, DataConfig, StrategyConfig
+    from rmsbt.metrics import summarize
+    from rmsbt.outputs import write_outputs
+    from rmsbt.runner import Run
+
+    # bar 0: buy 9 (fills @100, L = 1, 900 posted) and buy 5 (needs 500 of 100 free: rejected);
+    # bar 1: a limit 50 that expires after 1 bar; funding every 2 h on the long (4 bars)
+    md = align({SYM: bars([FLAT] * 4)}, "1h")
+    bc = BrokerConfig(initial_cash=1000, taker_fee_bps=0.0, funding="constant", funding_rate=0.001,
+                      funding_interval_hours=2.0)
+    st = Script({0: [buy(9), buy(5)], 1: buy(1, limit=50, expire_after=1)})
+    res = run_backtest(st, md, bc)
+    cfg = Config("t", Path("t.toml"), DataConfig("binance", (SYM,), "1h"), bc, StrategyConfig("x:Y", {}), {})
+    write_outputs(Run(cfg, res, summarize(res, market=md), st, md), tmp_path, report=False)
+    ev = pd.read_csv(tmp_path / "events.csv")
+    assert len(ev) == len(res.events) and list(ev.columns)[:5] == ["timestamp", "bar", "order_id", "symbol", "event"]
+    counts = json.loads((tmp_path / "summary.json").read_text())["order_events"]
+    assert counts == {"rejected": 1, "resized": 0, "expired": 1, "cancelled": 0, "liquidated": 0}
+    assert "insufficient margin: need 500, free 100" in ev.loc[ev["event"] == "rejected", "reason"].iloc[0]
+    fu = pd.read_csv(tmp_path / "funding.csv")
+    # funding times 02:00 and 04:00 → bars 1 (close 02:00) and 3 (close 04:00): 9 · 100 · 0.001 = 0.9 each
+    assert fu["bar"].tolist() == [1, 3] and fu["paid"].tolist() == pytest.approx([0.9, 0.9])
