@@ -354,3 +354,14 @@ def test_outputs_write_events_funding_and_counts(tmp_path):
     fu = pd.read_csv(tmp_path / "funding.csv")
     # funding times 02:00 and 04:00 → bars 1 (close 02:00) and 3 (close 04:00): 9 · 100 · 0.001 = 0.9 each
     assert fu["bar"].tolist() == [1, 3] and fu["paid"].tolist() == pytest.approx([0.9, 0.9])
+
+
+# --- docs 2: run_script infers the clock from the candles --------------------------------------------------
+def test_run_script_infers_the_timeframe_from_the_candles():
+    from rmsbt.testing import infer_timeframe, run_script
+
+    daily = bars([FLAT] * 5, tf="1d")
+    assert infer_timeframe({SYM: daily}) == "1d" and infer_timeframe({SYM: bars([FLAT] * 3, tf="15m")}) == "15m"
+    r = run_script(lambda c: c.bar == 0 and c.order(SYM, 1), {SYM: daily}, taker_fee_bps=0.0)
+    assert r.timeframe == "1d" and len(r.equity) == 5  # 5 daily bars, not 97 hourly ones
+    assert run_script(lambda c: None, {SYM: daily}, timeframe="1h").timeframe == "1h"  # explicit wins
