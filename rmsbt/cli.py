@@ -24,7 +24,7 @@ def print_summary(run, out_dir: Path, seconds: float, report: Path | None = None
     from .outputs import order_event_counts
 
     print_run_summary(run.config.name, run.result.symbols, run.result.timeframe, run.summary, out_dir, report, seconds,
-                      order_event_counts(run.result))
+                      run.timing, order_event_counts(run.result))
 
 
 def cmd_backtest(args) -> int:
@@ -38,7 +38,7 @@ def cmd_backtest(args) -> int:
     if args.fetch:
         from .cli_data import fetch_for_config
 
-        fetch_for_config(cfg, args.data_dir, args.fetch_config)
+        fetch_for_config(cfg, args.data_dir, args.fetch_config, quiet=args.quiet)
     t0 = time.perf_counter()
     with progress_bar(not args.quiet) as progress:
         run = run_config(cfg, data_dir=args.data_dir, progress=progress)
@@ -47,7 +47,9 @@ def cmd_backtest(args) -> int:
     else:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"{cfg.name}-{stamp}"
+    t_out = time.perf_counter()
     write_outputs(run, out)
+    run.timing["outputs"] = time.perf_counter() - t_out
     print_summary(run, out, time.perf_counter() - t0, out / REPORT_FILE)
     return 0
 

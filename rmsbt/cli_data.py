@@ -87,7 +87,10 @@ def make_downloader(exchange_id: str, cfg: dict, args=None):
         policy = RetryPolicy(**r)
     except TypeError as exc:
         raise ConfigError(f"{cfg.get('_path', 'fetch config')}: [retry]: {exc}") from None
-    limit = getattr(args, "limit", None) or f.get("limit")
+    limit = getattr(args, "limit", None)
+    limit = f.get("limit") if limit is None else limit
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"--limit / fetch.limit must be a whole number >= 1 (candles per request), got {limit!r}")
     ex = open_exchange(exchange_id, options)
     return Downloader(ex, policy=policy, limit=limit, empty_confirm=int(f.get("empty_confirm", 2)))
 
@@ -97,10 +100,13 @@ def make_downloader(exchange_id: str, cfg: dict, args=None):
 # --------------------------------------------------------------------------------------------------
 
 class _Bar:
-    """A rich progress bar per symbol: candles, candles/s, ETA. Silent when quiet."""
+    """A rich progress bar per symbol: candles, candles/s, ETA. Silent when quiet or when stderr is not
+    a terminal (a log file gets no bar; an error stays one line)."""
 
     def __init__(self, quiet: bool):
-        self.quiet = quiet
+        from .data.display import stderr_is_terminal
+
+        self.quiet = quiet or not stderr_is_terminal()
         self.progress = None
 
     def __enter__(self):
@@ -148,9 +154,9 @@ class _Bar:
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
+    from .data.display import make_console
 
-    return Console(stderr=stderr)
+    return make_console(stderr)
 
 
 def print_store_table(results, title: str, quiet: bool = False) -> None:
@@ -165,7 +171,8 @@ def print_store_table(results, title: str, quiet: bool = False) -> None:
         t.add_column(c, justify="right" if c in ("rows", "new", "gaps (missing)") else "left")
     for r in results:
         t.add_row(r.symbol, fmt_ms(r.first), fmt_ms(r.last), f"{r.rows:,}", f"{r.gaps} ({r.missing})",
-                  f"{r.fetched:,}" if r.wrote else "0 (up to date)", str(r.path))
+                  f"{r.fetched:,}" if r.wrote else "0 (up to date)",
+                  str(r.path) if r.path.exists() else "- (nothing stored)")
     _console().print(t)
 
 
@@ -186,6 +193,9 @@ def run_fetch(exchange: str, symbols: list[str], timeframe: str, since_ms: int, 
     f = cfg.get("fetch", {})
     fmt = fmt or f.get("format", "parquet")
     dl = make_downloader(exchange, cfg, args)
+    if funding:  # before any candle is downloaded: every symbol must be a perpetual
+        for s in symbols:
+            dl.swap_market(s)
     results = []
     with _Bar(quiet) as bar:
         for s in symbols:
@@ -270,7 +280,8 @@ def add_parsers(sub) -> None:
     f.add_argument("--exchange", help="ccxt exchange id, e.g. binance")
     f.add_argument("--symbols", required=True, help="comma-separated, e.g. BTC/USDT,ETH/USDT or BTC/USDT:USDT")
     f.add_argument("--timeframe", required=True, help="e.g. 1m, 1h, 1d")
-    f.add_argument("--since", required=True, help="first bar: 2023-01-01, 2023-01-01T12:00 or epoch (s/ms)")
+    f.add_argument("--since", required=True, help="first bar: 2023-01-01, 2023-01-01T12:00 (UTC) or an epoch number in s/ms/us "
+                        "(moved up to the next bar open; must not be in the future)")
     f.add_argument("--until", default=None, help="exclusive end (default: now; the open bar is never stored)")
     f.add_argument("--data-dir", default="data", help="store folder (default: data)")
     f.add_argument("--config", default=None, help="TOML with [exchange.options], [retry], [fetch] (configs/fetch.toml)")
@@ -280,9 +291,10 @@ def add_parsers(sub) -> None:
                    help="ccxt constructor option, repeatable; wins over --config (e.g. timeout=10000, "
                         "enableRateLimit=true, urls.api.public=\"http://127.0.0.1:8080/api/v3\")")
     f.add_argument("--funding", action="store_true", help="also fetch funding-rate history (perpetuals)")
-    f.add_argument("--limit", type=int, default=None, help="candles per request (default: the exchange's maximum)")
+    f.add_argument("--limit", type=int, default=None, help="candles per request, >= 1 (default: the exchange's maximum)")
     f.add_argument("--retries", type=int, default=None, help="tries per request before giving up (default 5)")
-    f.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    f.add_argument("--quiet", action="store_true",
+                   help="no progress bar and no table (the bar is only drawn when stderr is a terminal)")
     f.set_defaults(func=cmd_fetch)
 
     d = sub.add_parser("data", help="import, check and list candle files")
@@ -290,8 +302,9 @@ def add_parsers(sub) -> None:
     i = dsub.add_parser("import", help="read a candle file in any known layout into the store")
     i.add_argument("file")
     i.add_argument("--exchange", required=True)
-    i.add_argument("--symbol", required=True)
-    i.add_argument("--timeframe", required=True)
+    i.add_argument("--symbol", required=True, help="ccxt symbol, e.g. BTC/USDT or BTC/USDT:USDT")
+    i.add_argument("--timeframe", required=True,
+                   help="bar length of the file, canonical spelling (1m, 1h, 1d, 1w, 1M); checked against the rows")
     i.add_argument("--data-dir", default="data")
     i.add_argument("--format", choices=("parquet", "csv", "csv.gz"), default="parquet")
     i.add_argument("--on-conflict", choices=("error", "first", "last"), default="error",

@@ -56,7 +56,7 @@ def summary_table(name: str, symbols, timeframe: str, m: dict):
 
 
 def print_run_summary(name, symbols, timeframe, m: dict, out_dir: Path, report: Path | None, seconds: float,
-                      order_events: dict | None = None) -> None:
+                      timing: dict | None = None, order_events: dict | None = None) -> None:
     from rich.console import Console
 
     c = Console()
@@ -67,6 +67,10 @@ def print_run_summary(name, symbols, timeframe, m: dict, out_dir: Path, report: 
     for note in m.get("notes") or []:
         c.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     c.print(f"outputs: {out_dir}   ({seconds:.2f} s)", highlight=False)
+    if timing:
+        c.print(f"time:    data {timing['data']:.2f} s · Numba kernels compiled or loaded from cache "
+                f"{timing['kernels']:.2f} s · simulation {timing['simulation']:.2f} s · metrics "
+                f"{timing['metrics']:.2f} s · outputs and report {timing.get('outputs', 0.0):.2f} s", highlight=False)
     if report is not None:
         c.print(f"report:  {report}", highlight=False)
 

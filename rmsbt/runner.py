@@ -10,8 +10,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from numba.core import event as numba_event
 
 from .config import Config, check_params
 from .data.align import MarketData, align
@@ -79,24 +82,38 @@ class Run:
     summary: dict
     strategy: Strategy
     market: MarketData | None = None  #: the aligned candles (outputs write their closes; metrics' buy-and-hold)
+    timing: dict = field(default_factory=dict)  #: seconds per phase (never written to the outputs)
 
 
 def run_config(config: Config, data_dir: str | Path = "data", progress=None) -> Run:
-    strategy = build_strategy(config)
-    market = load_market(config, data_dir)
-    # errors of the broker's extra inputs name the config file and key that asked for them
-    try:
-        funding = funding_matrix(config.broker, market.symbols, market.timestamps,
-                                 timeframe_to_ms(market.timeframe), data_dir, config.data.exchange)
-    except DataError as exc:
-        raise DataError(f"{config.path}: broker.funding = \"{config.broker.funding}\": {exc}") from None
-    try:
-        intrabar = intrabar_matrix(config.broker, market, data_dir, config.data.exchange)
-    except DataError as exc:
-        msg = str(exc)
-        raise DataError(f"{config.path}: " + (msg if msg.startswith("broker.") else
-                                              f"broker.intrabar = \"{config.broker.intrabar}\": {msg}")) from None
-    result = run_backtest(strategy, market, config.broker, progress=progress, funding=funding, intrabar=intrabar)
+    """Run a config. ``Run.timing`` splits the wall time: ``data`` (loading candles), ``kernels`` (Numba
+    compiling or loading its cache, whenever it happens), ``simulation`` (the bar loop without the
+    kernel compilation) and ``metrics``."""
+    listen = lambda: numba_event.install_listener("numba:compiler_lock", numba_event.TimingListener())  # noqa: E731
+    seconds = lambda timer: timer.duration if timer.done else 0.0  # noqa: E731
+    t0 = time.perf_counter()
+    with listen() as k_data:
+        strategy = build_strategy(config)
+        market = load_market(config, data_dir)
+        # errors of the broker's extra inputs name the config file and key that asked for them
+        try:
+            funding = funding_matrix(config.broker, market.symbols, market.timestamps,
+                                     timeframe_to_ms(market.timeframe), data_dir, config.data.exchange)
+        except DataError as exc:
+            raise DataError(f"{config.path}: broker.funding = \"{config.broker.funding}\": {exc}") from None
+        try:
+            intrabar = intrabar_matrix(config.broker, market, data_dir, config.data.exchange)
+        except DataError as exc:
+            msg = str(exc)
+            raise DataError(f"{config.path}: " + (msg if msg.startswith("broker.") else
+                                                  f"broker.intrabar = \"{config.broker.intrabar}\": {msg}")) from None
+    t1 = time.perf_counter()
+    with listen() as k_sim:
+        result = run_backtest(strategy, market, config.broker, progress=progress, funding=funding,
+                              intrabar=intrabar)
+    t2 = time.perf_counter()
     m = config.metrics
     summary = summarize(result, market=market, periods_per_year=m.periods_per_year, risk_free=m.risk_free)
-    return Run(config, result, summary, strategy, market)
+    timing = {"data": t1 - t0 - seconds(k_data), "kernels": seconds(k_data) + seconds(k_sim),
+              "simulation": t2 - t1 - seconds(k_sim), "metrics": time.perf_counter() - t2}
+    return Run(config, result, summary, strategy, market, timing)

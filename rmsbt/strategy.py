@@ -15,7 +15,17 @@ from __future__ import annotations
 
 
 class Strategy:
+    #: ``{name: (type, default)}``: the parameters a config's ``[strategy.params]`` may set
+    PARAMS: dict = {}
+
     def __init__(self, **params):
+        """Keep ``params`` in ``self.params``, with the defaults of ``PARAMS`` for those not given;
+        unknown names and wrong types raise :class:`~rmsbt.errors.ConfigError` (so a strategy built
+        in Python is checked exactly as one built from a config)."""
+        if self.PARAMS:
+            from .config import check_params
+
+            params = check_params(params, self.PARAMS, type(self).__name__)
         self.params = dict(params)
 
     def on_start(self, ctx) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import pandas as pd
 
 from .data.align import MarketData, align
@@ -27,8 +26,25 @@ def flat_candles(closes: Sequence[float], timeframe: str = "1h", start_ms: int =
     return candles([(start_ms + k * tf, c, c, c, c, 1.0) for k, c in enumerate(closes)])
 
 
-def market(frames: dict[str, pd.DataFrame], timeframe: str = "1h") -> MarketData:
-    return align(frames, timeframe)
+def infer_timeframe(frames: dict[str, pd.DataFrame]) -> str:
+    """The timeframe whose length equals the smallest spacing of the candles (``"1h"`` for one candle)."""
+    import numpy as np
+
+    from .timeframes import COMMON_TIMEFRAMES
+
+    gaps = [np.diff(f["timestamp"].to_numpy(np.int64)) for f in frames.values() if len(f) > 1]
+    if not gaps:
+        return "1h"
+    step = int(min(g.min() for g in gaps))
+    for tf in COMMON_TIMEFRAMES:
+        if timeframe_to_ms(tf) == step:
+            return tf
+    raise ValueError(f"candles are {step} ms apart, which is no common timeframe: pass timeframe= explicitly")
+
+
+def market(frames: dict[str, pd.DataFrame], timeframe: str | None = None) -> MarketData:
+    """Align hand-made candles; ``timeframe`` defaults to the one their spacing shows."""
+    return align(frames, timeframe or infer_timeframe(frames))
 
 
 class Scripted(Strategy):
@@ -42,24 +58,8 @@ class Scripted(Strategy):
         self.script(ctx)
 
 
-def infer_timeframe(frames: dict[str, pd.DataFrame]) -> str:
-    """The timeframe of hand-made candles: the smallest spacing of consecutive open times in any frame,
-    written in the largest of d / h / m / s that divides it (``"1h"`` when no frame has two candles)."""
-    gaps = [int(d) for df in frames.values() for d in np.diff(df["timestamp"].to_numpy(dtype=np.int64)) if d > 0]
-    if not gaps:
-        return "1h"
-    ms = min(gaps)
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)):
-        if ms % size == 0:
-            return f"{ms // size}{unit}"
-    raise ValueError(f"candles {ms} ms apart: not a whole number of seconds; pass timeframe=")
-
-
 def run_script(script: Callable, frames: dict[str, pd.DataFrame], timeframe: str | None = None,
                **broker) -> BacktestResult:
-    """Run an inline strategy ``script(ctx)`` over hand-made candles with ``BrokerConfig(**broker)``.
-
-    ``timeframe``: the clock; by default inferred from the candles' spacing (:func:`infer_timeframe`:
-    daily candles run on a daily clock, not silently on an hourly one with 23 empty bars a day)."""
-    tf = infer_timeframe(frames) if timeframe is None else timeframe
-    return run_backtest(Scripted(script), market(frames, tf), BrokerConfig(**broker))
+    """Run an inline strategy ``script(ctx)`` over hand-made candles with ``BrokerConfig(**broker)``;
+    ``timeframe`` defaults to the one the candles' spacing shows."""
+    return run_backtest(Scripted(script), market(frames, timeframe), BrokerConfig(**broker))

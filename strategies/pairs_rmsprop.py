@@ -22,7 +22,12 @@ t's closes: of a gross notional ``gross_exposure · equity``, y gets ``1/(1+|β|
 log-exposure). Positions are re-sized only when entering.
 
 Recorded on every bar (``params.csv``): β and c after the update, their effective step sizes
-``lr/(√v+ε)``, the spread, its z-score and the position state.
+``lr/(√v+ε)``, the spread, its z-score and the position state. On a bar where a leg has no candle
+nothing is updated or decided: the row repeats β and c with NaN spread and z-score.
+
+Missing candles (engine rule): an order waits for its symbol's next real bar, so if one leg has no
+candle at t+1 the two legs fill on different bars and the pair is briefly unhedged. On Binance's
+BTC/ETH data the outages are exchange-wide and this does not happen.
 """
 
 from __future__ import annotations
@@ -64,9 +69,7 @@ class PairsRMSprop(Strategy):
     }
 
     def __init__(self, **params):
-        merged = {k: d for k, (_, d) in self.PARAMS.items()}
-        merged.update(params)
-        super().__init__(**merged)
+        super().__init__(**params)
         p = self.params
         if p["zscore_span"] < 2:
             raise ConfigError("strategy.params.zscore_span: must be >= 2")
@@ -104,7 +107,10 @@ class PairsRMSprop(Strategy):
         p = self.params
         ysym, xsym = p["y_symbol"], p["x_symbol"]
         py, px = ctx.price(ysym), ctx.price(xsym)
-        if not (py > 0 and px > 0):  # a leg has no bar now: no update, no decision
+        if not (py > 0 and px > 0):  # a leg has no bar now: no update, no decision, a row of NaN signals
+            step = self.opt.effective_lr()
+            ctx.record(beta=self.theta[0], c=self.theta[1], lr_eff_beta=step[0], lr_eff_c=step[1],
+                       spread=math.nan, zscore=math.nan, state=self.state)
             return
         ln_y, ln_x = math.log(py), math.log(px)
         if self.n_seen == 0 and p["c0"] == "auto":

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from broker_helpers import SYM, Script, assert_identity, bars, buy, event_list, fill_prices, run, sell
+from broker_helpers import SYM, T0, Script, assert_identity, bars, buy, event_list, fill_prices, run, sell
 
 from rmsbt.data.align import align
 from rmsbt.engine import BrokerConfig, run_backtest
@@ -413,3 +413,51 @@ def test_finer_candles_decide_stop_vs_target(code, exit_price):
     r = run_backtest(Script({0: buy(1, stop_loss=95, take_profit=105)}), md,
                      BrokerConfig(taker_fee_bps=0, maker_fee_bps=0), intrabar=order)
     assert fill_prices(r)[1] == exit_price
+
+
+def test_events_table_rows_of_placed_and_cancelled_orders():
+    """Every column of the events rows of orders placed and cancelled (the log stores a plain order and a
+    strategy's cancel in a compact form; the table must read as the full rows). Prices ~100, lows >= 96:
+    nothing triggers or fills."""
+    h = {}
+
+    def place(ctx):
+        h["a"] = ctx.order(SYM, 1, limit=90)  # id 0
+        h["b"] = ctx.order(SYM, 2, limit=50, stop_loss=40, take_profit=120)  # id 1, protection ids 2 and 3
+        ctx.order(SYM, -1, stop=95, limit=94, tag="x")  # id 4: stop-limit, the event shows its stop
+
+    def cancel(ctx):
+        assert ctx.cancel(h["a"]) and ctx.cancel(h["b"])
+        assert not ctx.cancel(h["a"])  # no longer working: no second event
+
+    r = run(bars([FLAT, (100, 101, 96, 100), (100, 101, 96, 100), FLAT]), {0: place, 1: cancel})
+    ev = r.events
+    nan = float("nan")
+    got = list(zip(ev["bar"], ev["order_id"], ev["event"], ev["qty"], ev["price"], ev["reason"]))
+    want = [(0, 0, "submitted", 1.0, 90.0, ""), (0, 1, "submitted", 2.0, 50.0, ""),
+            (0, 2, "submitted", -2.0, 40.0, "protective order of 1"),
+            (0, 3, "submitted", -2.0, 120.0, "protective order of 1"), (0, 4, "submitted", -1.0, 95.0, ""),
+            (1, 0, "cancelled", nan, nan, "cancelled by the strategy"),
+            (1, 1, "cancelled", nan, nan, "cancelled by the strategy"),
+            (1, 2, "cancelled", nan, nan, "entry order 1 cancelled"),
+            (1, 3, "cancelled", nan, nan, "entry order 1 cancelled")]
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g[:3] == w[:3] and g[5] == w[5]
+        for x, y in zip(g[3:5], w[3:5]):
+            assert (x != x and y != y) or x == y, (g, w)
+    assert list(ev["timestamp"]) == [T0] * 5 + [T0 + 3_600_000] * 4
+    assert set(ev["symbol"]) == {SYM}
+    assert r.dropped_orders == 1  # the stop-limit is still working after the last bar
+
+
+def test_submitted_event_keeps_the_quantity_of_a_resized_order():
+    """Spot, cash 1000, buy 100 at the next open 100 (no fees): resized to 1000 / 100 = 10 units; the
+    order then shows quantity 10, its submitted event still the 100 asked for."""
+    r = run(bars([FLAT, FLAT, FLAT]), {0: lambda ctx: ctx.order(SYM, 100)}, mode="spot", initial_cash=1000.0,
+            on_insufficient="resize")
+    assert r.fills["qty"].tolist() == [10.0]
+    assert r.orders["quantity"].tolist() == [10.0]
+    ev = r.events
+    assert list(ev["event"]) == ["submitted", "resized", "filled"]
+    assert ev["qty"].tolist()[0] == 100.0

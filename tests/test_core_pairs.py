@@ -130,3 +130,26 @@ def test_no_lookahead_on_real_data(shared_data, tmp_path):
         assert ra.equals(rb)
         # and the perturbation did change the future (the test is not vacuous)
         assert not np.array_equal(res.equity[t + 2:], base.equity[t + 2:])
+
+
+def test_records_every_bar_even_when_a_leg_is_missing():
+    frames = synthetic_pair(120)
+    frames["Y/USDT"] = frames["Y/USDT"].drop(index=[50, 51, 90]).reset_index(drop=True)
+    _, res = run_pairs(frames)
+    r = res.records
+    assert len(r) == 120  # one row per bar of the clock
+    missing = r.iloc[[50, 51, 90]]
+    assert missing["spread"].isna().all() and missing["zscore"].isna().all()
+    # no update on those bars: β and c repeat the previous bar's values
+    assert (r["beta"].iloc[50] == r["beta"].iloc[49]) and (r["beta"].iloc[51] == r["beta"].iloc[49])
+    assert r["c"].iloc[90] == r["c"].iloc[89]
+
+
+def test_params_defaults_and_checks_apply_outside_a_config():
+    s = PairsRMSprop()
+    assert s.params["lr"] == 1e-3 and s.params["y_symbol"] == "ETH/USDT"
+    from rmsbt.errors import ConfigError
+    with pytest.raises(ConfigError, match="unknown key strategy.params.lrate"):
+        PairsRMSprop(lrate=0.1)
+    with pytest.raises(ConfigError, match="strategy.params.lr: expected float"):
+        PairsRMSprop(lr="fast")

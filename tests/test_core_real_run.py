@@ -81,3 +81,15 @@ def test_cli_runs_are_bit_identical(shared_data, tmp_path):
         outs.append(out)
     for name in ("summary.json", "equity.csv", "trades.csv", "params.csv"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_timing_separates_kernel_compilation_from_simulation(real_run, shared_data):
+    """BR-48: the time spent compiling (or loading cached) Numba kernels is reported apart from the
+    simulation; a second run in the same process compiles nothing and gives identical numbers."""
+    cfg, run, _, _ = real_run
+    assert set(run.timing) == {"data", "kernels", "simulation", "metrics"}
+    assert all(v >= 0.0 for v in run.timing.values())
+    again = run_config(cfg, data_dir=shared_data)
+    assert again.timing["kernels"] == 0.0  # every kernel already compiled in this process
+    np.testing.assert_array_equal(again.result.equity, run.result.equity)
+    assert json.dumps(again.summary, sort_keys=True, default=str) == json.dumps(run.summary, sort_keys=True, default=str)

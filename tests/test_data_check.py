@@ -47,7 +47,7 @@ def test_check_rules_by_hand(tmp_path):
     pd.DataFrame(rows, columns=["timestamp", "open", "high", "low", "close", "volume"]).to_csv(p, index=False)
     r = check_file(p, now_ms=t + 5 * H)
     c = r.counts
-    assert (c["OHLC violations"], c["unsorted rows"], c["non-positive prices"], c["zero-volume bars"]) == (1, 1, 1, 1)
+    assert (c["OHLC violations"], c["unsorted rows"], c["prices not finite > 0"], c["zero-volume bars"]) == (1, 1, 1, 1)
     assert c["gaps"] == 0  # after sorting 00..04 is complete
     assert c["incomplete last candle"] == 0
     assert check_file(p, now_ms=t + 5 * H - 1).counts["incomplete last candle"] == 1  # 04:00 bar closes at 05:00
@@ -65,7 +65,7 @@ def test_cli_import_check_list(shared_data, tmp_path, capsys):
     assert main(["data", "check", str(out)]) == 0
     assert main(["data", "list", "--data-dir", str(store)]) == 0
     listed = list_store(store)
-    assert [(i["symbol"], i["timeframe"], i["rows"]) for i in listed] == [("BNB_USDT", "1d", 1272)]
+    assert [(i["symbol"], i["timeframe"], i["rows"]) for i in listed] == [("BNB/USDT", "1d", 1272)]
     capsys.readouterr()
     # a conflicting file is refused by import (one line, exit 2) unless --on-conflict is given
     cdd = shared_data / "formats/cryptodatadownload/Binance_ETHUSDT_d.csv"

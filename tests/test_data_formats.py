@@ -221,7 +221,7 @@ def test_compressed_and_headerless(tmp_path):
     ('{"a": 1}', "JSON object"),
     ("[[1704067200000, 1, 2]]", "row 1 is not a"),
     ("", "empty file"),
-    ("date,open,high,low,close,volume\n01/02/2024,1,2,0.5,1,1\n", "neither epoch numbers nor ISO 8601"),
+    ("date,open,high,low,close,volume\n01/02/2024,1,2,0.5,1,1\n", "neither an epoch number nor an ISO 8601"),
     ("timestamp,open,high,low,close,volume\n1704067200000,1,2,0.5,x,1\n", "close 'x' is not a number"),
     ("timestamp,open,high,low,close,volume\n1704067200000,1,0.9,0.5,1,1\n", "high 0.9 is below"),
 ])

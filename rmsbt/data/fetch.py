@@ -31,7 +31,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import difflib
+import os
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,9 +44,10 @@ import pandas as pd
 
 from ..errors import DataError
 from ..timeframes import timeframe_to_ms
-from .store import COLUMNS, funding_path, merge_candles, read_store_file, store_path, symbol_to_stem, write_table
-from .gaps import find_gaps
-from .units import scalar_to_ms
+from .store import (COLUMNS, funding_path, merge_candles, read_funding_file, read_store_file, store_path,
+                    symbol_to_stem, write_candles, write_table)
+from .gaps import find_gaps, grid_offset
+from .units import MS_MIN, scalar_to_ms
 from .validate import validate_candles
 
 
@@ -78,11 +81,32 @@ def fmt_ms(ms: int | None) -> str:
 # --------------------------------------------------------------------------------------------------
 
 def parse_when(value, what: str = "--since") -> int:
-    """A date (``2023-01-01``), ISO date-time (UTC unless an offset is given) or an epoch number
-    (unit by :mod:`rmsbt.data.units`: ``1704067200`` seconds and ``1704067200000`` ms are the same
-    instant) → int ms UTC."""
+    """THE conversion of a ``--since``/``--until`` value to int ms UTC (the CLI, ``backtest --fetch``
+    and :func:`fetch_to_store` all go through it, and it is idempotent on its own results):
+
+    - a date (``2023-01-01``), ISO date-time (``2023-01-01T12:00``; UTC unless an offset is given);
+      a date before 1e11 ms (1973-03-03 09:46:40 UTC) is taken as that instant (:data:`~rmsbt.data.units.MS_MIN`:
+      no market existed before, and earlier instants cannot be told apart from epoch seconds);
+    - an epoch number, unit by :mod:`rmsbt.data.units` (``1704067200`` s and ``1704067200000`` ms are
+      the same instant). An epoch number before 1973-03-03 is refused: it is a typo (``20240101``
+      read as seconds is 1970-08-23), never a wanted date.
+    """
+    def epoch(x) -> int:
+        try:
+            ms = scalar_to_ms(x)
+        except DataError as exc:
+            raise FetchError(f"{what}: {value!r}: {exc}") from None
+        if ms < MS_MIN:
+            looks_like_date = re.fullmatch(r"(19|20)\d{6}", str(value).strip())
+            hint = (f"; did you mean {str(value)[:4]}-{str(value)[4:6]}-{str(value)[6:8]}?" if looks_like_date
+                    else "; give a date such as 2023-01-01")
+            raise FetchError(f"{what}: {value!r} as an epoch number is {fmt_ms(ms)} UTC, before any market{hint}")
+        return ms
+
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return scalar_to_ms(value)
+        if not np.isfinite(float(value)):
+            raise FetchError(f"{what}: {value!r} is not a date or an epoch number")
+        return epoch(value)
     if isinstance(value, dt.datetime):
         d = value
     elif isinstance(value, dt.date):
@@ -90,9 +114,13 @@ def parse_when(value, what: str = "--since") -> int:
     else:
         s = str(value).strip()
         try:
-            return scalar_to_ms(float(s))
+            x = float(s)
         except ValueError:
-            pass
+            x = None
+        if x is not None:
+            if not np.isfinite(x):
+                raise FetchError(f"{what}: {value!r} is not a date or an epoch number")
+            return epoch(int(x) if x == int(x) and abs(x) < 2**63 else x)
         try:
             d = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
         except ValueError:
@@ -100,7 +128,7 @@ def parse_when(value, what: str = "--since") -> int:
                              "2023-01-01T12:00 or an epoch number") from None
     if d.tzinfo is None:
         d = d.replace(tzinfo=dt.timezone.utc)
-    return int(round(d.timestamp() * 1000))
+    return max(MS_MIN, int(round(d.timestamp() * 1000)))
 
 
 def next_open(ts: int, timeframe: str) -> int:
@@ -117,8 +145,10 @@ def next_open(ts: int, timeframe: str) -> int:
 def closed_end(now_ms: int, timeframe: str) -> int:
     """Exclusive bound on open times of closed bars: bar ``t`` is closed iff ``t + tf <= now``.
 
-    For bars aligned to multiples of ``tf`` since the epoch that is ``floor(now / tf) * tf``; for
-    ``1M`` it is the first day of the current month (00:00 UTC).
+    For bars on the timeframe's grid (:func:`rmsbt.data.gaps.grid_offset`: multiples of ``tf``
+    since the epoch, weeks from Monday 1970-01-05) that is the grid point at or before ``now``:
+    ``floor((now - off) / tf) * tf + off``; for ``1M`` it is the first day of the current month
+    (00:00 UTC).
     """
     if timeframe.endswith("M"):
         if timeframe != "1M":
@@ -126,7 +156,14 @@ def closed_end(now_ms: int, timeframe: str) -> int:
         d = dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.timezone.utc)
         return int(dt.datetime(d.year, d.month, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
     tf = timeframe_to_ms(timeframe)
-    return (now_ms // tf) * tf
+    off = grid_offset(timeframe)
+    return (now_ms - off) // tf * tf + off
+
+
+def grid_ceil(t: int, timeframe: str) -> int:
+    """The first bar open time at or after ``t`` (``2018-01-01T00:30`` → ``01:00`` for 1h)."""
+    b = closed_end(t, timeframe)  # the grid point at or before t
+    return b if b == t else next_open(b, timeframe)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -263,7 +300,7 @@ def paginate(fetch_page: Callable[[int, int], list], start: int, end: int, *, li
         except GaveUp as g:
             so_far = f"{got} rows up to {fmt_ms(last_got)}" if got else "nothing"
             raise FetchError(
-                f"{what}: gave up after {g.tries} tries on the page starting {fmt_ms(cursor)} ({g}); "
+                f"{what}: gave up after {g.tries} {'try' if g.tries == 1 else 'tries'} on the page starting {fmt_ms(cursor)} ({g}); "
                 f"got {so_far} of [{fmt_ms(start)}, {fmt_ms(end)}); run the same command again to resume"
             ) from None
         t = page[:, 0]
@@ -327,12 +364,51 @@ def open_exchange(exchange_id: str, options: dict | None = None):
     if secret:
         raise FetchError(f"exchange options: {secret[0]} is not accepted (public candles need no API keys; "
                          "rmsbt never reads or stores keys)")
-    sandbox = bool(cfg.pop("sandbox", False))
+    sandbox = cfg.pop("sandbox", False)
+    if not isinstance(sandbox, bool):
+        raise FetchError(f"exchange option sandbox = {sandbox!r}: expected true or false")
+    cls = getattr(ccxt, exchange_id)
+    check_exchange_options(cls, cfg)
     cfg.setdefault("enableRateLimit", True)
-    ex = getattr(ccxt, exchange_id)(cfg)
+    try:
+        ex = cls(cfg)
+    except Exception as exc:  # noqa: BLE001 - whatever ccxt's constructor trips on, one line
+        raise FetchError(f"exchange options for {exchange_id} refused by ccxt ({type(exc).__name__}: {exc})") from None
     if sandbox:
         ex.set_sandbox_mode(True)
     return ex
+
+
+#: the options users set most; any attribute of the ccxt exchange class is accepted
+COMMON_OPTIONS = ("timeout", "enableRateLimit", "rateLimit", "proxies", "httpsProxy", "httpProxy", "socksProxy",
+                  "urls", "options", "headers", "userAgent", "verbose", "sandbox")
+
+
+def check_exchange_options(cls, cfg: dict) -> None:
+    """Refuse option keys the ccxt exchange class does not have (a typo would be silently ignored
+    by ccxt) and values whose type differs from the class default's (``timeout = "abc"``): bool
+    defaults need true/false, numeric ones a number, dict ones a table; ``None`` defaults take anything."""
+    for k, v in cfg.items():
+        if not hasattr(cls, k):
+            near = difflib.get_close_matches(k, [a for a in dir(cls) if not a.startswith("_")], n=3, cutoff=0.7)
+            hint = f"did you mean {', '.join(near)}? " if near else ""
+            raise FetchError(f"exchange option {k!r} is not a ccxt {cls.__name__} option; {hint}"
+                             f"common ones: {', '.join(COMMON_OPTIONS)}")
+        default = getattr(cls, k)
+        if callable(default):
+            raise FetchError(f"exchange option {k!r} is a ccxt method, not an option")
+        if isinstance(default, bool):
+            ok, want = isinstance(v, bool), "true or false"
+        elif isinstance(default, (int, float)):
+            ok, want = isinstance(v, (int, float)) and not isinstance(v, bool), "a number"
+        elif isinstance(default, dict):
+            ok, want = isinstance(v, dict), "a table"
+        elif isinstance(default, str):
+            ok, want = isinstance(v, str), "a string"
+        else:
+            ok, want = True, ""
+        if not ok:
+            raise FetchError(f"exchange option {k} = {v!r}: expected {want} (ccxt's default is {default!r})")
 
 
 class Downloader:
@@ -369,7 +445,7 @@ class Downloader:
         try:
             return call_with_retries(fn, self.policy, sleep=self.sleep, retry_after=self.retry_after)
         except GaveUp as g:
-            raise FetchError(f"{self.id}: {what} failed after {g.tries} tries ({g})") from None
+            raise FetchError(f"{self.id}: {what} failed after {g.tries} {'try' if g.tries == 1 else 'tries'} ({g})") from None
 
     def load(self) -> None:
         if self._loaded:
@@ -389,7 +465,10 @@ class Downloader:
         if not has:
             raise FetchError(f"{self.id} does not offer {'OHLCV candles' if kind == 'ohlcv' else 'funding-rate history'} through ccxt")
         if symbol not in self.ex.markets:
-            near = difflib.get_close_matches(symbol, list(self.ex.markets), n=5, cutoff=0.5)
+            upper = {m.upper(): m for m in self.ex.markets}
+            near = ([upper[symbol.upper()]] if symbol.upper() in upper else []) + \
+                difflib.get_close_matches(symbol.upper(), list(upper), n=5, cutoff=0.5)
+            near = list(dict.fromkeys(upper.get(n, n) for n in near))[:5]
             hint = f"; nearest: {', '.join(near)}" if near else ""
             raise FetchError(f"{self.id} has no market {symbol!r}{hint} ({len(self.ex.markets)} markets)")
         tfs = self.ex.timeframes or {}
@@ -426,13 +505,18 @@ class Downloader:
                 what=f"{self.id} {symbol} {timeframe}")
         return rows_to_frame(rows, f"{self.id} {symbol} {timeframe}"), log
 
-    # -- funding rates -----------------------------------------------------------------------------
-    def funding(self, symbol: str, start: int, end: int, *, on_page=None) -> tuple[pd.DataFrame, PageLog]:
-        """Funding-rate history ``timestamp, funding_rate`` with ``start <= ts < min(end, now)``."""
+    def swap_market(self, symbol: str) -> dict:
+        """The market of a perpetual swap; FetchError when ``symbol`` is not one (no funding rates)."""
         market = self.check(symbol, "8h", kind="funding")
         if not market.get("swap"):
             raise FetchError(f"{self.id} {symbol} is not a perpetual swap; funding rates exist only for "
                              "symbols such as BTC/USDT:USDT")
+        return market
+
+    # -- funding rates -----------------------------------------------------------------------------
+    def funding(self, symbol: str, start: int, end: int, *, on_page=None) -> tuple[pd.DataFrame, PageLog]:
+        """Funding-rate history ``timestamp, funding_rate`` with ``start <= ts < min(end, now)``."""
+        self.swap_market(symbol)
         limit = self.limit or 1000
 
         def page(since, lim):
@@ -507,11 +591,19 @@ def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, unti
     a resume would not see). On a download error the pages received so far in the trailing range are
     written (they are complete, contiguous candles) and the error says where it stopped.
     """
-    since = scalar_to_ms(since)  # the unit rule: a since in seconds is converted, never sent as 1970 ms
-    until = None if until is None else scalar_to_ms(until)
+    # one conversion (parse_when: idempotent on ms, converts seconds by the unit rule, never 1970 ms);
+    # both bounds moved up to the bar grid, so an unaligned --since asks nothing the store already has
+    since = parse_when(since, "--since")
+    now = dl.now_ms()
+    if since > now:
+        raise FetchError(f"--since {fmt_ms(since)} is in the future (now {fmt_ms(now)} UTC): nothing to fetch")
+    since = grid_ceil(since, timeframe)
+    until = None if until is None else grid_ceil(parse_when(until, "--until"), timeframe)
+    if until is not None and until <= since:
+        raise FetchError(f"--until {fmt_ms(until)} must be after --since {fmt_ms(since)} (both on the {timeframe} grid)")
     path = store_path(data_dir, dl.id, symbol, timeframe, fmt)
     existing = read_store_file(path) if path.is_file() else None
-    end = closed_end(dl.now_ms(), timeframe) if until is None else min(until, closed_end(dl.now_ms(), timeframe))
+    end = closed_end(now, timeframe) if until is None else min(until, closed_end(now, timeframe))
     ranges = missing_ranges(existing, since, end, timeframe)
     if progress is not None:
         progress("total", sum((b - a) // timeframe_to_ms(timeframe) for a, b in ranges))
@@ -536,7 +628,7 @@ def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, unti
                 current, rep = merge_candles(current, rows_to_frame(pending, str(path)))
                 replaced += rep
                 pending.clear()
-                write_table(path, current)
+                write_candles(path, current)
                 wrote = True
 
         try:
@@ -544,7 +636,7 @@ def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, unti
         except FetchError:
             if is_tail and pending:
                 current, rep = merge_candles(current, rows_to_frame(pending, str(path)))
-                write_table(path, current)
+                write_candles(path, current)
             raise
         for k in ("requests", "pages", "empty", "steps", "retries"):
             setattr(plog, k, getattr(plog, k) + getattr(log, k))
@@ -552,7 +644,7 @@ def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, unti
         if len(df):
             current, rep = merge_candles(current, df)
             replaced += rep
-            write_table(path, current)
+            write_candles(path, current)
             wrote = True
     if progress is not None:
         progress("done", 0)
@@ -566,10 +658,10 @@ def fetch_to_store(dl: Downloader, symbol: str, timeframe: str, since: int, unti
 def funding_to_store(dl: Downloader, symbol: str, since: int, until: int | None, data_dir: str | Path,
                      progress=None) -> StoreResult:
     """Funding-rate history of a perpetual into ``<exchange>/<stem>-funding.parquet`` (incremental)."""
-    since = scalar_to_ms(since)
-    until = None if until is None else scalar_to_ms(until)
+    since = parse_when(since, "--since")
+    until = None if until is None else parse_when(until, "--until")
     path = funding_path(data_dir, dl.id, symbol)
-    existing = pd.read_parquet(path) if path.is_file() else None
+    existing = read_funding_file(path) if os.path.lexists(path) else None
     end = dl.now_ms() + 1 if until is None else until
     ranges = []
     if existing is None or len(existing) == 0:

@@ -2,7 +2,8 @@
 
 Detected layouts (in this order; anything else is refused with the reason):
 
-1. **Parquet** (``.parquet`` or the ``PAR1`` magic) with the normalized columns.
+1. **Parquet** (``.parquet`` or the ``PAR1`` magic) with the normalized columns; ``timestamp`` as
+   ``datetime64`` (naive = UTC) or integers in one unit by the unit rule.
 2. **ccxt / freqtrade JSON**: ``[[ts, open, high, low, close, volume], ...]`` (``.json``, ``.json.gz``).
 3. **CSV** (``.csv``, ``.csv.gz``, ``.zip``, ``.txt``), by its first line(s):
 
@@ -38,19 +39,25 @@ After reading, every layout goes through the same rules:
   newest-first CryptoDataDownload file ``"first"`` keeps the newer download section).
 - Then :func:`rmsbt.data.validate.validate_candles` (prices > 0, OHLC consistent, ...).
 
-Not detectable from a file alone, hence left to ``rmsbt data check`` and the user: an incomplete last
-candle written before its bar closed (CryptoDataDownload's newest row), filler rows for outage hours,
-bogus values that are still OHLC-consistent.
+- Times must lie in the millisecond class of the unit rule after conversion
+  (:func:`rmsbt.data.store.store_timestamps`).
+
+:func:`read_candles` does not know the timeframe or the clock; :func:`import_file` does, and applies
+the timeframe rule and drops a still-open last candle (see there). Not detectable at all, hence left
+to the user: filler rows for outage hours, bogus values that are still OHLC-consistent.
 """
 
 from __future__ import annotations
 
+import csv
 import email.utils
 import gzip
 import io
 import json
 import re
+import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +65,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..timeframes import timeframe_to_ms
-from .store import read_store_file
+from .store import os_error, read_store_file, require_file, store_timestamps
 from .units import column_to_ms, rows_to_ms
 from .validate import COLUMNS, validate_candles
 
@@ -72,15 +79,24 @@ def _norm(name: str) -> str:
 
 
 def _open_text(path: Path) -> str:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise os_error(path, exc) from None
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    elif raw[:4] == b"PK\x03\x04":
-        with zipfile.ZipFile(io.BytesIO(raw)) as z:
-            names = [n for n in z.namelist() if not n.endswith("/")]
-            if len(names) != 1:
-                raise DataError(f"{path}: a zip must hold exactly one file, found {len(names)}")
-            raw = z.read(names[0])
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as exc:  # truncated or corrupt stream
+            raise DataError(f"{path}: truncated or corrupt gzip file ({type(exc).__name__}: {exc})") from None
+    elif raw[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as z:
+                names = [n for n in z.namelist() if not n.endswith("/")]
+                if len(names) != 1:
+                    raise DataError(f"{path}: a zip must hold exactly one file, found {len(names)}")
+                raw = z.read(names[0])
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
+            raise DataError(f"{path}: truncated or corrupt zip file ({type(exc).__name__}: {exc})") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -110,21 +126,25 @@ def read_candles(path: str | Path, on_conflict: str = "error") -> pd.DataFrame:
 def load_raw(path: str | Path) -> tuple[str, pd.DataFrame]:
     """Detect the layout and return ``(layout, frame)`` with ``timestamp`` in int ms and float OHLCV,
     in FILE order, nothing dropped or sorted (what ``rmsbt data check`` inspects)."""
-    path = Path(path)
+    path = require_file(path)
     src = str(path)
-    if not path.is_file():
-        raise DataError(f"{src}: file not found")
-    with open(path, "rb") as f:
-        magic = f.read(4)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise os_error(path, exc) from None
     if path.name.lower().endswith(".parquet") or magic == b"PAR1":
         try:
             df = pd.read_parquet(path)
+        except OSError as exc:
+            raise os_error(path, exc) from None
         except Exception as exc:
             raise DataError(f"{src}: cannot be read as Parquet ({type(exc).__name__}: {exc})") from None
         missing = [c for c in COLUMNS if c not in df.columns]
         if missing:
             raise DataError(f"{src}: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}")
         layout, df, per_row = "parquet", df[list(COLUMNS)].copy(), False
+        df["timestamp"] = _parquet_times(df["timestamp"], src)
     else:
         text = _open_text(path)
         head = text.lstrip()[:1]
@@ -144,8 +164,23 @@ def load_raw(path: str | Path) -> tuple[str, pd.DataFrame]:
         if bad.size:
             raise DataError(f"{src}: data row {bad[0] + 1}: {c} {df[c].iloc[bad[0]]!r} is not a number")
         df[c] = col.astype(np.float64)
-    ts = _parse_times(df["timestamp"], src, per_row)
+    ts = df["timestamp"].to_numpy(np.int64) if layout == "parquet" else \
+        _parse_times(df["timestamp"].rename(df.attrs.get("time_column", "timestamp")), src, per_row)
+    store_timestamps(ts, src, fix="not a candle time (the unit rule of rmsbt.data.units gave this)")
     return layout, pd.DataFrame({"timestamp": ts, **{c: df[c].to_numpy() for c in COLUMNS[1:]}})
+
+
+def _parquet_times(col: pd.Series, src: str) -> np.ndarray:
+    """A Parquet time column → int64 ms: ``datetime64`` (naive = UTC, zoned converted to UTC) or
+    integers with ONE unit for the column by the unit rule. Anything else is refused."""
+    if col.dtype.kind == "M" or isinstance(col.dtype, pd.DatetimeTZDtype):
+        if col.isna().any():
+            raise DataError(f"{src}: data row {int(np.flatnonzero(col.isna().to_numpy())[0]) + 1}: timestamp is missing")
+        t = pd.to_datetime(col, utc=True)
+        return (t.astype("datetime64[ns, UTC]").astype("int64") // 1_000_000).to_numpy(np.int64)
+    if col.dtype.kind in "iu":
+        return column_to_ms(col.to_numpy(), src)
+    return store_timestamps(col, src)  # floats / text: the store rule's one-line refusal
 
 
 def _json_frame(text: str, src: str) -> pd.DataFrame:
@@ -189,6 +224,11 @@ def _csv_frame(text: str, src: str) -> tuple[str, pd.DataFrame, bool]:
             return "headerless ts,open,high,low,close,volume", df, False
         raise DataError(f"{src}: {df.shape[1]} columns without a header; known headerless layouts have 6 "
                         "(ts,open,high,low,close,volume) or 12 (Binance public data) columns")
+    header = [_norm(x) for x in next(csv.reader([lines[skip]]), [])]
+    known = set(_TIME_NAMES) | {"open", "high", "low", "close", "volume", "symbol"}
+    twice = sorted({h for h in header if h in known and header.count(h) > 1})
+    if twice:
+        raise DataError(f"{src}: column {twice[0]!r} appears more than once in the header; keep one")
     cols = {_norm(c): c for c in df.columns}
     if ("unix" in cols or "unixtimestamp" in cols) and "symbol" in cols:
         vol = _cdd_volume(df, src)
@@ -225,6 +265,7 @@ def _pick(df: pd.DataFrame, tcol: str, vcol: str | None, src: str) -> pd.DataFra
     for c in ("open", "high", "low", "close"):
         out[c] = df[cols[c]]
     out["volume"] = df[vcol]
+    out.attrs["time_column"] = str(tcol)  # for messages: the file's own name of the time column
     return out
 
 
@@ -245,8 +286,10 @@ def _parse_times(col: pd.Series, src: str, per_row: bool) -> np.ndarray:
         try:
             t = pd.to_datetime(s.map(email.utils.parsedate_to_datetime), utc=True)
         except (ValueError, TypeError):
-            raise DataError(f"{src}: time column {col.name!r} is neither epoch numbers nor ISO 8601 / RFC 2822 "
-                            f"dates (first value {s.iloc[0]!r})") from None
+            bad = pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce").isna().to_numpy()
+            i = int(np.flatnonzero(bad)[0]) if bad.any() else 0
+            raise DataError(f"{src}: data row {i + 1}: time {s.iloc[i]!r} in column {col.name!r} is neither an "
+                            "epoch number nor an ISO 8601 / RFC 2822 date") from None
     return (t.astype("datetime64[ns, UTC]").astype("int64") // 1_000_000).to_numpy(np.int64)
 
 
@@ -309,24 +352,48 @@ def _dedup(df: pd.DataFrame, src: str, on_conflict: str, order_in_file) -> tuple
 
 
 def import_file(path: str | Path, data_dir: str | Path, exchange: str, symbol: str, timeframe: str, *,
-                fmt: str = "parquet", on_conflict: str = "error") -> tuple[Path, pd.DataFrame, int]:
-    """``rmsbt data import``: read ``path`` (any layout), check its bar length is ``timeframe``, merge it
-    into the store file atomically (imported rows replace stored rows with the same timestamp).
+                fmt: str = "parquet", on_conflict: str = "error",
+                now_ms: int | None = None) -> tuple[Path, pd.DataFrame, int]:
+    """``rmsbt data import``: read ``path`` (any layout), check its bars are ``timeframe`` bars, drop the
+    candles not yet closed, and merge it into the store file atomically (imported rows replace stored
+    rows with the same timestamp).
 
-    Returns ``(store path, imported frame, rows replaced)``. A file whose most common step between
-    rows is not ``timeframe`` is refused (a 1d file imported as 1h would corrupt the store).
+    Returns ``(store path, imported frame, rows replaced)``. Rules, in order:
+
+    - names: the symbol must not be all lower-case (``btc/usdt``: ccxt writes ``BTC/USDT``) and the
+      timeframe must be spelled canonically (``1h``, not ``60m``), so that configs find the file;
+    - spacing (:func:`rmsbt.data.gaps.spacing_problem`): on the ``timeframe`` grid and the most
+      common step is ``timeframe`` (``1M``: month starts); else refused (a 1d file imported as 1h, or
+      minute bars as ``1M``, would corrupt the store);
+    - a candle opened after ``now`` is refused (a clock or unit error, never real data);
+    - a candle still open at ``now`` (``t <= now < t + timeframe``, e.g. CryptoDataDownload's newest
+      row) is dropped, with a note: the store holds closed candles only, the same rule as fetch.
     """
-    from .gaps import most_common_step, step_label
-    from .store import merge_candles, store_path, write_table
+    from .fetch import fmt_ms, next_open
+    from .gaps import check_spacing
+    from .store import merge_candles, store_path, write_candles
 
-    tf_ms = timeframe_to_ms(timeframe)
+    timeframe_to_ms(timeframe)
+    if symbol == symbol.lower() != symbol.upper():
+        raise DataError(f"symbol {symbol!r}: ccxt symbols are upper-case, e.g. {symbol.upper()!r}; a store file "
+                        f"named after {symbol!r} would never be found by a config asking for {symbol.upper()!r}")
     store = store_path(data_dir, exchange, symbol, timeframe, fmt)
     df = read_candles(path, on_conflict=on_conflict)
-    step = most_common_step(df["timestamp"].to_numpy())
-    if step is not None and not timeframe.endswith("M") and step != tf_ms:
-        raise DataError(f"{path}: its rows are {step_label(step)} apart (most common step), not {timeframe}; "
-                        f"import it with --timeframe {step_label(step)}")
+    ts = df["timestamp"].to_numpy()
+    check_spacing(ts, timeframe, str(path))
+    now = int(time.time() * 1000) if now_ms is None else int(now_ms)
+    future = np.flatnonzero(ts > now)
+    if future.size:
+        raise DataError(f"{path}: candle {fmt_ms(int(ts[future[0]]))} (timestamp {int(ts[future[0]])}) opens after "
+                        f"now ({fmt_ms(now)} UTC); {future.size} such row(s): a wrong clock or time unit, not candles")
+    if ts.size and next_open(int(ts[-1]), timeframe) > now:  # only the last can still be open (spacing rule)
+        notes = df.attrs.get("notes", []) + [f"last candle {fmt_ms(int(ts[-1]))} not yet closed: dropped"]
+        layout = df.attrs.get("layout")
+        df = df.iloc[:-1].reset_index(drop=True)
+        df.attrs.update(layout=layout, notes=notes)
+        if len(df) == 0:
+            raise DataError(f"{path}: its only candle had not closed yet at {fmt_ms(now)} UTC; nothing to import")
     existing = read_store_file(store) if store.is_file() else None
     merged, replaced = merge_candles(existing, df)
-    write_table(store, merged)
+    write_candles(store, merged)
     return store, df, replaced

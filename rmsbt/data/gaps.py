@@ -61,6 +61,64 @@ def most_common_step(ts: np.ndarray) -> int | None:
     return int(vals[np.argmax(cnt)])
 
 
+_DAY = 86_400_000
+_WEEK_OFFSET = 4 * _DAY  # 1970-01-01 was a Thursday; Monday 1970-01-05 starts the epoch's first week
+
+
+def grid_offset(timeframe: str) -> int:
+    """Bars of ``timeframe`` open at ``offset + k * tf``: 0 (epoch-aligned, UTC midnight for days),
+    Monday 00:00 UTC for weeks (like Binance's ``1w``)."""
+    return _WEEK_OFFSET if timeframe.endswith("w") else 0
+
+
+def spacing_problem(ts: np.ndarray, timeframe: str) -> str | None:
+    """THE rule that open times are bars of ``timeframe`` (used by ``rmsbt data import``,
+    ``rmsbt data check`` and :func:`rmsbt.data.resample.resample`). ``ts`` sorted, unique, int ms.
+
+    - fixed timeframes (``1m`` .. ``1w``): every open time is on the timeframe's grid
+      (``(t - offset) % tf == 0``, see :func:`grid_offset`; hence no two bars are closer than ``tf``)
+      and the most common step is ``tf`` (gaps are allowed);
+    - months (``1M``): every open time is the first of a month, 00:00 UTC, and consecutive bars are at
+      least 28 days apart.
+
+    Returns None when the rule holds, else one phrase saying what breaks it (with the step the data
+    actually has, so the message can suggest the right timeframe). A single bar only has to be on
+    the grid.
+    """
+    ts = np.asarray(ts, dtype=np.int64)
+    if ts.size == 0:
+        return None
+    step = most_common_step(ts)
+    actual = f"; its rows are {step_label(step)} apart (most common step)" if step else ""
+    if timeframe.endswith("M"):
+        d = pd.to_datetime(ts, unit="ms", utc=True)
+        off = np.flatnonzero((d.day != 1) | (d.hour != 0) | (d.minute != 0) | (d.second != 0)
+                             | (ts % 1000 != 0))
+        if off.size:
+            return f"timestamp {int(ts[off[0]])} is not the first of a month 00:00 UTC, so not a {timeframe} bar{actual}"
+        if ts.size > 1 and np.diff(ts).min() < 28 * _DAY:
+            return f"bars less than 28 days apart are not {timeframe} bars{actual}"
+        return None
+    tf = timeframe_to_ms(timeframe)
+    if step is not None and step != tf:
+        return f"its rows are {step_label(step)} apart (most common step), not {timeframe}"
+    off = np.flatnonzero((ts - grid_offset(timeframe)) % tf != 0)
+    if off.size:
+        return (f"timestamp {int(ts[off[0]])} is off the {timeframe} grid ({off.size} such row(s)); "
+                f"{timeframe} bars open at multiples of {timeframe} since the epoch"
+                + (" (Mondays 00:00 UTC)" if timeframe.endswith("w") else ""))
+    return None  # on the grid and unique: no two bars closer than tf
+
+
+def check_spacing(ts: np.ndarray, timeframe: str, source: str) -> None:
+    """Raise a DataError ``<source>: <problem>`` when :func:`spacing_problem` finds one."""
+    problem = spacing_problem(ts, timeframe)
+    if problem:
+        step = most_common_step(ts)
+        hint = f"; use --timeframe {step_label(step)}" if step and step_label(step) != timeframe else ""
+        raise DataError(f"{source}: {problem}{hint}")
+
+
 def fill_gaps(df: pd.DataFrame, timeframe: str) -> pd.DataFrame:
     """Return ``df`` with every missing bar inserted by the fill rule of the module docstring.
 

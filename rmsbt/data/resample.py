@@ -12,6 +12,10 @@ are dropped, so a coarse bar exists only once its last fine bar closed and nothi
 edge (or around a hole) is passed off as complete. With ``partial="mark"`` they are kept, with a
 ``bars`` column (fine bars aggregated) and ``complete`` (bool). With ``now_ms`` given, a coarse bar
 with ``T + TF > now`` is also incomplete (still open).
+
+The stated source timeframe is verified against the data first
+(:func:`rmsbt.data.gaps.spacing_problem`: on the source grid, most common step = source): hourly
+candles passed as ``"1m"`` are refused rather than silently giving no bars or "complete" bars.
 """
 
 from __future__ import annotations
@@ -20,9 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..timeframes import DAY_MS, timeframe_to_ms
-
-_WEEK_OFFSET = 4 * DAY_MS  # 1970-01-01 was a Thursday; Monday 1970-01-05 starts the epoch's first week
+from ..timeframes import timeframe_to_ms
+from .gaps import check_spacing, grid_offset
 
 
 def bucket_start(ts: np.ndarray, target: str) -> np.ndarray:
@@ -30,7 +33,7 @@ def bucket_start(ts: np.ndarray, target: str) -> np.ndarray:
     if target.endswith("M"):
         raise DataError("resampling to months is not supported (calendar months vary in length)")
     tf = timeframe_to_ms(target)
-    off = _WEEK_OFFSET if target.endswith("w") else 0
+    off = grid_offset(target)
     return (ts - off) // tf * tf + off
 
 
@@ -45,6 +48,7 @@ def resample(df: pd.DataFrame, source: str, target: str, *, partial: str = "drop
     ts = df["timestamp"].to_numpy(np.int64)
     if ts.size and (np.diff(ts) <= 0).any():
         raise DataError("resample needs ascending unique timestamps (validate the candles first)")
+    check_spacing(ts, source, f"resample from {source}")  # the stated source timeframe must be the data's
     if ts.size == 0:
         cols = {c: np.zeros(0) for c in ("open", "high", "low", "close", "volume")}
         return pd.DataFrame({"timestamp": np.zeros(0, np.int64), **cols})

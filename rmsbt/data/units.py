@@ -25,6 +25,8 @@ from ..errors import DataError
 
 UNITS = ("s", "ms", "us", "ns")
 _BOUNDS = (1e11, 1e14, 1e17)
+#: the millisecond class as integers: what the store accepts (:func:`rmsbt.data.store.store_timestamps`)
+MS_MIN, MS_MAX = 10**11, 10**14
 
 
 def unit_of(x: float) -> str:

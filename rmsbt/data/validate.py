@@ -31,6 +31,15 @@ def _fail(source: str, ts, pos: int, rule: str) -> DataError:
     return DataError(f"{source}: row {pos + 1} (timestamp {t}): {rule}")
 
 
+def _show(x) -> str:
+    """A cell value for a message: plain Python repr, never ``np.float64(nan)``."""
+    if isinstance(x, (np.floating, float)):
+        return repr(float(x))
+    if isinstance(x, (np.integer, int)):
+        return repr(int(x))
+    return repr(x.item() if isinstance(x, np.generic) else x)
+
+
 def _first(mask: np.ndarray) -> int | None:
     idx = np.flatnonzero(mask)
     return int(idx[0]) if idx.size else None
@@ -65,7 +74,7 @@ def validate_candles(df: pd.DataFrame, source: str) -> pd.DataFrame:
         num = pd.to_numeric(raw_ts, errors="coerce").to_numpy(dtype=np.float64)
         nan_at = _first(np.isnan(num))
         if nan_at is not None:
-            raise _fail(source, None, nan_at, f"timestamp is missing or not a number ({raw_ts.iloc[nan_at]!r})")
+            raise _fail(source, None, nan_at, f"timestamp is missing or not a number ({_show(raw_ts.iloc[nan_at])})")
         frac_at = _first(num != np.floor(num))
         if frac_at is not None:
             raise _fail(source, num, frac_at, "timestamp is not a whole number of milliseconds")
@@ -82,7 +91,7 @@ def validate_candles(df: pd.DataFrame, source: str) -> pd.DataFrame:
                                                   "volume": v})
     first = nb.first_violations(ts, o, h, l, c, v)
     # rule slots in reporting order → message for the first row i breaking it
-    rules = [(k, lambda i, n=name: f"{n} is missing or not a number ({df[n].iloc[i]!r})")
+    rules = [(k, lambda i, n=name: f"{n} is missing or not a number ({_show(df[n].iloc[i])})")
              for k, name in enumerate(_FLOATS)]
     rules += [(nb.DUP, lambda i: f"duplicate timestamp {ts[i - 1]} (same as the row before)"),
               (nb.BACK, lambda i: f"timestamps not ascending ({ts[i]} after {ts[i - 1]})")]

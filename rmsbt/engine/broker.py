@@ -68,11 +68,11 @@ import numpy as np
 
 from ..errors import ConfigError, RmsbtError
 from ..timeframes import timeframe_to_ms
-from .broker_nb import (EV_FILL, EV_TRIGGER, MARKET, MOC, STOP, TARGET, affordable_qty,
+from .broker_nb import (EV_FILL, EV_TRIGGER, MARKET, MOC, STOP, STOP_LIMIT, TARGET, affordable_qty,
                         fill_fee, liquidation_event, liquidation_price, market_fill_price, path_event,
-                        round_down_lot, slippage_bps, taker_fee, taker_price, touch_band)
-from .orders import (CANCELLED, EXPIRED, FILLED, PARTIAL, REJECTED, TARGET_NOTIONAL, TARGET_PERCENT, Order,
-                     OrderKind)
+                        round_down_lot, slippage_bps, taker_fee, taker_price)
+from .orders import (BY_STRATEGY, CANCELLED, DONE, EXPIRED, FILLED, PARTIAL, REJECTED, TARGET_NOTIONAL,
+                     TARGET_PERCENT, Order, OrderKind, touch_band_py)
 
 __all__ = ["BrokerConfig", "Broker", "market_fill_price", "taker_fee", "fill_fee", "resolve_quantity"]
 
@@ -216,11 +216,39 @@ def resolve_quantity(order: Order, position: float, price: float = math.nan, equ
 
 @dataclass
 class _Books:
-    """Everything the broker writes during a run (turned into DataFrames at the end)."""
+    """Everything the broker writes during a run (turned into DataFrames at the end).
+
+    ``events`` holds one entry per event, in the order they happened: a tuple ``(bar, order, symbol,
+    event, qty, price, reason)`` (:meth:`Broker.event`), or — for the two events of every order a
+    strategy places and cancels, which are kept allocation-free — the :class:`Order` itself: an order's
+    first entry is always this form and means ``submitted`` (bar ``decided_bar``, ``submitted_qty``, its
+    stop or limit price; a bracket's protective order says whose), a second one is its cancellation by
+    the strategy (bar ``closed_bar``). :func:`event_rows` expands both forms.
+    """
 
     fills: list = field(default_factory=list)
     events: list = field(default_factory=list)
     orders: list = field(default_factory=list)
+
+
+def submitted_price(o: Order) -> float:
+    """The price a ``submitted`` event shows: the stop of a stop / stop-limit order, else the limit (NaN)."""
+    return o.stop if o.kind == STOP or o.kind == STOP_LIMIT else o.limit
+
+
+def event_rows(events: list):
+    """``(bar, order, symbol index, event, qty, price, reason)`` for every entry of ``_Books.events``."""
+    seen = set()
+    for e in events:
+        if type(e) is tuple:
+            t, o, s, ev, q, p, why = e
+            yield t, o, (o.symbol if o is not None else s), ev, q, p, why
+        elif e.id not in seen:
+            seen.add(e.id)
+            yield (e.decided_bar, e, e.symbol, "submitted", e.submitted_qty, submitted_price(e),
+                   "" if e.parent is None else f"protective order of {e.parent.id}")
+        else:
+            yield e.closed_bar, e, e.symbol, CANCELLED, math.nan, math.nan, BY_STRATEGY
 
 
 class Broker:
@@ -252,6 +280,7 @@ class Broker:
         self.finer_bars = 0  #: bars whose path order came from finer candles
         # python lists for the per-bar pre-checks (list indexing is ~5x cheaper than numpy scalar indexing)
         self.present_rows, self.low_rows, self.high_rows = data.present.tolist(), lo.tolist(), h.tolist()
+        self.n_positions = 0  #: symbols with a position (only those can be liquidated)
 
     # --- log --------------------------------------------------------------------------------------
     def event(self, t: int, o: Order | None, ev: str, qty: float = math.nan, price: float = math.nan,
@@ -270,23 +299,28 @@ class Broker:
 
     # --- one bar -----------------------------------------------------------------------------------
     def process_bar(self, t: int, pending: list) -> list:
-        """Fill what bar t fills; return the orders still working afterwards (submission order kept)."""
+        """Fill what bar t fills; return the orders still working afterwards (submission order kept).
+
+        ``pending`` may hold orders that ended since the last bar (cancelled by the strategy): they are
+        dropped here. A bar on which no order can act (its touch band, see
+        :func:`~rmsbt.engine.broker_nb.touch_band`, is not reached) and no position can be liquidated
+        costs a few comparisons per working order."""
         present, lows, highs = self.present_rows, self.low_rows, self.high_rows
         need = None
+        live = []
         for o in pending:
-            if o.status in _DONE:
+            if o.status in DONE:
                 continue
             if o.expire_bar < t:
                 self.close_order(t, o, EXPIRED, f"not filled by bar {o.expire_bar}")
                 continue
+            live.append(o)
             s = o.symbol
-            if t < o.active_bar or not present[s][t]:
-                continue
-            if o.band_lo >= lows[s][t] or o.band_hi <= highs[s][t]:
+            if (o.band_lo >= lows[s][t] or o.band_hi <= highs[s][t]) and t >= o.active_bar and present[s][t]:
                 if need is None:
                     need = set()
                 need.add(s)
-        if self.margin:
+        if self.n_positions and self.margin:
             qty = self.pf.qty
             for s in range(qty.shape[0]):
                 q = qty[s]
@@ -295,28 +329,29 @@ class Broker:
                     if need is None:
                         need = set()
                     need.add(s)
-        if need is not None:
-            syms = sorted(need)
-            orders = [o for o in pending if o.symbol in need]
-            # 1. the open, all symbols at once: liquidations of positions the open gaps through, then
-            #    market/target orders and orders the open gaps through, in submission order
-            if self.margin:
-                for s in syms:
-                    if self.pf.qty[s] != 0.0:
-                        p, _ = liquidation_event(self.pf.qty[s], self.liq[s], self.o[s, t], self.o[s, t])
-                        if p == p:
-                            self._liquidate(s, t, p)
-            for o in orders:
-                if o.status not in _DONE and t >= o.active_bar and o.kind != MOC:
-                    self._at_open(o, t)
-            # 2. inside the bar, symbol by symbol (each has its own path)
+        if need is None:
+            return live
+        syms = sorted(need)
+        orders = [o for o in live if o.symbol in need]
+        # 1. the open, all symbols at once: liquidations of positions the open gaps through, then
+        #    market/target orders and orders the open gaps through, in submission order
+        if self.margin:
             for s in syms:
-                self._intrabar(s, t, [o for o in orders if o.symbol == s])
-            # 3. the close, all symbols: market-on-close orders in submission order
-            for o in orders:
-                if o.kind == MOC and o.status not in _DONE and t >= o.active_bar:
-                    self._execute(o, t, self.c[o.symbol, t], True, False)
-        return [o for o in pending if o.status not in _DONE]
+                if self.pf.qty[s] != 0.0:
+                    p, _ = liquidation_event(self.pf.qty[s], self.liq[s], self.o[s, t], self.o[s, t])
+                    if p == p:
+                        self._liquidate(s, t, p)
+        for o in orders:
+            if o.status not in DONE and t >= o.active_bar and o.kind != MOC:
+                self._at_open(o, t)
+        # 2. inside the bar, symbol by symbol (each has its own path)
+        for s in syms:
+            self._intrabar(s, t, [o for o in orders if o.symbol == s])
+        # 3. the close, all symbols: market-on-close orders in submission order
+        for o in orders:
+            if o.kind == MOC and o.status not in DONE and t >= o.active_bar:
+                self._execute(o, t, self.c[o.symbol, t], True, False)
+        return [o for o in live if o.status not in DONE]
 
     def _at_open(self, o: Order, t: int) -> None:
         op = self.o[o.symbol, t]
@@ -348,7 +383,7 @@ class Broker:
             while True:
                 best, best_p, best_ev, best_start = None, math.nan, 0, False
                 for o in orders:
-                    if (o.status in _DONE or t < o.active_bar or o.last_fill_bar == t
+                    if (o.status in DONE or t < o.active_bar or o.last_fill_bar == t
                             or o.kind == MOC or o.kind == MARKET or o.kind == TARGET):
                         continue
                     ev, p, at_start = path_event(o.kind, o.quantity, o.stop, o.limit, o.triggered, a, b)
@@ -504,6 +539,7 @@ class Broker:
         pf = self.pf
         q0, avg0 = pf.qty[s], pf.avg_price[s]
         pnl = pf.fill(s, dq, price, fee) + extra_pnl
+        self.n_positions += int(pf.qty[s] != 0.0) - int(q0 != 0.0)
         if extra_pnl:
             pf.credit(s, extra_pnl)
         self.liq[s] = (liquidation_price(pf.qty[s], pf.avg_price[s], self.lev[s], self.mmr)
@@ -528,12 +564,6 @@ class Broker:
         self._book(s, t, -q, price, fee, 0.0, None, "liquidation", price, credit)
 
 
-_DONE = frozenset((FILLED, CANCELLED, REJECTED, EXPIRED))
-
-
-#: the same source as the kernel, run by CPython: for a call per order placed, the interpreter is faster
-#: than crossing into compiled code (one implementation, two ways to run it)
-touch_band_py = touch_band.py_func
 
 
 def set_band(o: Order) -> None:

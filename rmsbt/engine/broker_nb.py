@@ -86,11 +86,11 @@ def touch_band(kind, side, stop, limit, triggered):
     if the bar's ``low <= band_lo`` or its ``high >= band_hi``; a cheap pre-check the loop runs on every
     bar with two comparisons. Market, target and market-on-close orders always act (``+inf, −inf``)."""
     inf = math.inf
-    if kind == MARKET or kind == TARGET or kind == MOC:
-        return inf, -inf
-    if kind == STOP or (kind == STOP_LIMIT and not triggered):
+    if kind == LIMIT or (kind == STOP_LIMIT and triggered):  # resting limits first: the common case
+        return (limit, inf) if side > 0 else (-inf, limit)
+    if kind == STOP or kind == STOP_LIMIT:
         return (-inf, stop) if side > 0 else (stop, inf)
-    return (limit, inf) if side > 0 else (-inf, limit)
+    return inf, -inf  # MARKET, TARGET, MOC
 
 
 @njit(cache=True, nogil=True)

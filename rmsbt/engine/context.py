@@ -18,12 +18,14 @@ import numbers
 import numpy as np
 
 from ..data.align import MarketData
-from .broker import set_band, touch_band_py
 from .broker_nb import LIMIT, MARKET, MOC, STOP, STOP_LIMIT, TARGET
-from .orders import CANCELLED, DONE, NEVER, TARGET_NOTIONAL, TARGET_PERCENT, TARGET_QTY, Order, OrderKind
+from .orders import (BY_STRATEGY, CANCELLED, DONE, NEVER, TARGET_NOTIONAL, TARGET_PERCENT, TARGET_QTY, Order,
+                     OrderKind)
 
 
 _INF = (math.inf, -math.inf)
+_INF_P = math.inf
+_NAN = math.nan
 
 
 def _number(v, what: str) -> float:
@@ -35,10 +37,11 @@ def _number(v, what: str) -> float:
 
 
 def _price(v, name: str) -> float:
+    """A stop / limit price: a finite number > 0 (``0 < p < inf``, false for NaN), else ``ValueError``."""
     if v is None:
         return math.nan
     p = _number(v, f"{name} price")
-    if not (math.isfinite(p) and p > 0.0):
+    if not 0.0 < p < _INF_P:
         raise ValueError(f"{name} price must be a finite number > 0, got {v!r}")
     return p
 
@@ -66,8 +69,7 @@ class Context:
         self._ts = _readonly(data.timestamps)
         self.symbols = data.symbols
         self.bar = -1
-        self._pending: list[Order] = []
-        self._next_id = 0
+        self._pending: list[Order] = []  #: working orders (and orders ended since the broker last looked)
         self._records: list[tuple[int, dict]] = []
 
     # --- time ---------------------------------------------------------------------------------
@@ -168,7 +170,7 @@ class Context:
             sl, tp = _price(stop_loss, "stop_loss"), _price(take_profit, "take_profit")
             self._check_bracket(s, kind, q, st, lm, sl, tp)
             protect = tuple((k, p) for k, p in ((STOP, sl), (LIMIT, tp)) if p == p)
-        o = Order(s, kind, q, self.bar, self._next_id, st, lm)
+        o = Order(s, kind, q, self.bar, len(self._all), st, lm)  # order ids: 0, 1, 2, ... in submission order
         if target_mode != TARGET_QTY:
             o.target_mode = target_mode
         if expire_after is not None:
@@ -179,24 +181,20 @@ class Context:
             o.keep_remainder = False
         if tag is not None:
             o.tag = tag
-        o.band_lo, o.band_hi = touch_band_py(kind, q, st, lm, False)
-        self._next_id += 1
         self._pending.append(o)
         self._all.append(o)
-        self._broker.event(self.bar, o, "submitted", q, st if kind == STOP or kind == STOP_LIMIT else lm)
+        self._events.append(o)  # "submitted" (see rmsbt.engine.broker._Books)
         if protect:
             kids = []
             for k, p in protect:
-                c = Order(s, k, -q, self.bar, self._next_id, p if k == STOP else math.nan,
+                c = Order(s, k, -q, self.bar, len(self._all), p if k == STOP else math.nan,
                           p if k == LIMIT else math.nan)
                 c.reduce_only, c.tag = True, tag
                 c.active_bar = NEVER  # armed when the entry fills
                 c.parent = o
-                set_band(c)
-                self._next_id += 1
                 self._pending.append(c)
                 self._all.append(c)
-                self._broker.event(self.bar, c, "submitted", -q, p, f"protective order of {o.id}")
+                self._events.append(c)  # "submitted", reason "protective order of <entry id>"
                 kids.append(c)
             if len(kids) == 2:
                 kids[0].oco, kids[1].oco = kids[1], kids[0]
@@ -229,18 +227,19 @@ class Context:
         kind = (MARKET if stop is None else STOP) if limit is None else (LIMIT if stop is None else STOP_LIMIT)
         if (expire_after is None and not reduce_only and on_partial == "keep" and stop_loss is None
                 and take_profit is None and tag is None):  # the common case, kept cheap
+            # valid as _submit and _price judge it; anything else goes to _submit, which says what is wrong
             s = self._sym_index.get(symbol)
-            q = float(quantity) if quantity.__class__ is float or quantity.__class__ is int else math.nan
-            if s is not None and q == q and q not in _INF and q != 0.0:
-                st = math.nan if stop is None else _price(stop, "stop")
-                lm = math.nan if limit is None else _price(limit, "limit")
-                o = Order(s, kind, q, self.bar, self._next_id, st, lm)
-                o.band_lo, o.band_hi = touch_band_py(kind, q, st, lm, False)
-                self._next_id += 1
-                self._pending.append(o)
-                self._all.append(o)
-                self._events.append((self.bar, o, None, "submitted", q, st if stop is not None else lm, ""))
-                return o
+            q = float(quantity) if quantity.__class__ is float or quantity.__class__ is int else _NAN  # not "1", True
+            if s is not None and q == q and q != 0.0 and q not in _INF:
+                st = _NAN if stop is None or not (stop.__class__ is float or stop.__class__ is int) else float(stop)
+                lm = _NAN if limit is None or not (limit.__class__ is float or limit.__class__ is int) else float(limit)
+                if (stop is None or 0.0 < st < _INF_P) and (limit is None or 0.0 < lm < _INF_P):
+                    all_ = self._all
+                    o = Order(s, kind, q, self.bar, len(all_), st, lm)
+                    self._pending.append(o)
+                    all_.append(o)
+                    self._events.append(o)  # "submitted" (see rmsbt.engine.broker._Books)
+                    return o
         return self._submit(symbol, kind, quantity, stop=stop, limit=limit, expire_after=expire_after,
                             reduce_only=reduce_only, on_partial=on_partial, stop_loss=stop_loss,
                             take_profit=take_profit, tag=tag)
@@ -269,17 +268,19 @@ class Context:
         if order.status in DONE:
             return False
         if order.children:
-            self._broker.close_order(self.bar, order, CANCELLED, "cancelled by the strategy")
+            self._broker.close_order(self.bar, order, CANCELLED, BY_STRATEGY)
         else:
-            order.status, order.reason = CANCELLED, "cancelled by the strategy"
-            self._events.append((self.bar, order, None, CANCELLED, math.nan, math.nan, order.reason))
+            order.status = CANCELLED
+            order.reason = BY_STRATEGY
+            order.closed_bar = self.bar
+            self._events.append(order)  # "cancelled" (see rmsbt.engine.broker._Books)
         return True  # the loop drops it from the working list before the next bar
 
     def cancel_all(self, symbol: str | None = None) -> None:
         s = None if symbol is None else self._data.index(symbol)
         for o in list(self._pending):
             if (s is None or o.symbol == s) and o.status not in DONE:
-                self._broker.close_order(self.bar, o, CANCELLED, "cancelled by the strategy")
+                self._broker.close_order(self.bar, o, CANCELLED, BY_STRATEGY)
         self._pending = [o for o in self._pending if o.status not in DONE]
 
     def replace(self, order: Order, *, quantity: float | None = None, limit: float | None = None,

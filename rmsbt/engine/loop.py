@@ -28,7 +28,7 @@ import pandas as pd
 from ..data.align import MarketData
 from ..errors import DataError
 from ..timeframes import timeframe_to_ms
-from .broker import Broker, BrokerConfig, _Books
+from .broker import Broker, BrokerConfig, _Books, event_rows
 from .context import Context
 from .funding import funding_matrix
 from .orders import OrderKind
@@ -211,8 +211,8 @@ def run_backtest(strategy, data: MarketData, broker: BrokerConfig, progress=None
 
     def events_df():
         return pd.DataFrame(
-            [(int(ts[t]) if t >= 0 else -1, t, o.id if o is not None else -1,
-              symbols[o.symbol if o is not None else s], ev, q, p, why) for t, o, s, ev, q, p, why in raw_events],
+            [(int(ts[t]) if t >= 0 else -1, t, o.id if o is not None else -1, symbols[s], ev, q, p, why)
+             for t, o, s, ev, q, p, why in event_rows(raw_events)],
             columns=EVENT_COLUMNS)
     return BacktestResult(
         symbols=data.symbols, timeframe=data.timeframe, timestamps=ts.copy(), cash=cash, equity=equity,

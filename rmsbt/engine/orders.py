@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from .broker_nb import LIMIT, MARKET, MOC, STOP, STOP_LIMIT, TARGET
+from .broker_nb import LIMIT, MARKET, MOC, STOP, STOP_LIMIT, TARGET, touch_band
 
 
 class OrderKind(enum.IntEnum):
@@ -27,41 +27,52 @@ TARGET_QTY, TARGET_NOTIONAL, TARGET_PERCENT = 0, 1, 2
 WORKING, PARTIAL, FILLED, CANCELLED, REJECTED, EXPIRED = (
     "working", "partially_filled", "filled", "cancelled", "rejected", "expired")
 DONE = frozenset((FILLED, CANCELLED, REJECTED, EXPIRED))
+BY_STRATEGY = "cancelled by the strategy"  #: reason of a cancellation by the strategy
 NEVER = 2**62  #: expire_bar of a good-till-cancelled order
+
+#: the same source as the kernel, run by CPython: for a call per order placed, the interpreter is faster
+#: than crossing into compiled code (one implementation, two ways to run it)
+touch_band_py = touch_band.py_func
 
 
 class Order:
-    """One order. Attributes set per order in ``__init__``; the rest start at the class defaults below
-    (an order stores only what differs, which keeps placing an order cheap)."""
+    """One order.
 
-    target_mode = TARGET_QTY  #: how a TARGET order's ``quantity`` is read (qty, notional, fraction)
-    expire_bar = NEVER  #: last bar on which the order may fill
+    The fields every bar or every order touches (placing, cancelling, the broker's per-bar check) are
+    ``__slots__`` set in ``__init__``; the rest live in the instance ``__dict__`` and start at the class
+    defaults below, so an order stores only what differs from them (placing an order stays cheap)."""
+
+    __slots__ = ("id", "symbol", "kind", "quantity", "submitted_qty", "stop", "limit", "decided_bar", "active_bar",
+                 "expire_bar", "status", "reason", "children", "band_lo", "band_hi", "closed_bar", "__dict__")
+
+    target_mode = TARGET_QTY  #: how a TARGET order's ``quantity`` is read (qty, notional or fraction)
     reduce_only = False
     keep_remainder = True  #: after a volume-capped partial fill: keep working (True) or cancel
-    status = WORKING
     filled = 0.0  #: signed quantity filled so far (TARGET: what it traded)
     fill_value = 0.0  #: Σ |q|·price of the fills
     triggered = False  #: a stop-limit whose stop was reached
     parent = None  #: the entry order of a bracket's stop-loss / take-profit
-    children = ()  #: (stop-loss, take-profit) of a bracket entry
     oco = None  #: the other protective order: one fills, the other is cancelled
-    reason = ""
     fees = 0.0
     tag = None
     last_fill_bar = -1
-    band_lo = float("inf")  #: cache of broker_nb.touch_band, set by the broker
-    band_hi = float("-inf")
 
     def __init__(self, symbol: int, kind: int, quantity: float, decided_bar: int, id: int = 0,
                  stop: float = float("nan"), limit: float = float("nan")):
         self.id = id
         self.symbol = symbol  #: index of the symbol in the backtest
         self.kind = kind
-        self.quantity = quantity  #: signed quantity; for TARGET the target (qty, notional or fraction)
+        self.quantity = self.submitted_qty = quantity  #: signed; TARGET: the target (qty, notional or fraction)
         self.stop = stop
         self.limit = limit
         self.decided_bar = decided_bar  #: bar index whose close the decision saw
         self.active_bar = decided_bar + 1  #: first bar on which the order may fill
+        self.expire_bar = NEVER  #: last bar on which the order may fill
+        self.status = WORKING
+        self.reason = ""
+        self.children = ()  #: (stop-loss, take-profit) of a bracket entry
+        #: prices between which the order cannot act (broker_nb.touch_band; the broker's per-bar pre-check)
+        self.band_lo, self.band_hi = touch_band_py(kind, quantity, stop, limit, False)
 
     @property
     def side(self) -> int:
