@@ -40,7 +40,7 @@ def _price(v, name: str) -> float:
     """A stop / limit price: a finite number > 0 (``0 < p < inf``, false for NaN), else ``ValueError``."""
     if v is None:
         return math.nan
-    p = _number(v, f"{name} price")
+    p = float(v)
     if not 0.0 < p < _INF_P:
         raise ValueError(f"{name} price must be a finite number > 0, got {v!r}")
     return p
@@ -231,8 +231,8 @@ class Context:
             s = self._sym_index.get(symbol)
             q = float(quantity) if quantity.__class__ is float or quantity.__class__ is int else _NAN  # not "1", True
             if s is not None and q == q and q != 0.0 and q not in _INF:
-                st = _NAN if stop is None or not (stop.__class__ is float or stop.__class__ is int) else float(stop)
-                lm = _NAN if limit is None or not (limit.__class__ is float or limit.__class__ is int) else float(limit)
+                st = _NAN if stop is None else float(stop)
+                lm = _NAN if limit is None else float(limit)
                 if (stop is None or 0.0 < st < _INF_P) and (limit is None or 0.0 < lm < _INF_P):
                     all_ = self._all
                     o = Order(s, kind, q, self.bar, len(all_), st, lm)
@@ -263,10 +263,11 @@ class Context:
 
     def cancel(self, order: Order) -> bool:
         """Cancel a working order (and its unarmed protective orders). False if it was no longer working."""
-        if not isinstance(order, Order):
-            raise TypeError(f"ctx.cancel takes an Order (what ctx.order returned), got {order!r}")
-        if order.status in DONE:
-            return False
+        try:
+            if order.status in DONE:
+                return False
+        except AttributeError:  # (no cost while nothing is raised)
+            raise TypeError(f"ctx.cancel takes an Order (what ctx.order returned), got {order!r}") from None
         if order.children:
             self._broker.close_order(self.bar, order, CANCELLED, BY_STRATEGY)
         else:
