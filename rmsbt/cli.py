@@ -21,9 +21,10 @@ def _fmt_ms(ms: int) -> str:
 
 def print_summary(run, out_dir: Path, seconds: float, report: Path | None = None) -> None:
     from .cli_report import print_run_summary
+    from .outputs import order_event_counts
 
     print_run_summary(run.config.name, run.result.symbols, run.result.timeframe, run.summary, out_dir, report, seconds,
-                      run.timing)
+                      run.timing, order_event_counts(run.result))
 
 
 def cmd_backtest(args) -> int:

@@ -56,11 +56,14 @@ def summary_table(name: str, symbols, timeframe: str, m: dict):
 
 
 def print_run_summary(name, symbols, timeframe, m: dict, out_dir: Path, report: Path | None, seconds: float,
-                      timing: dict | None = None) -> None:
+                      timing: dict | None = None, order_events: dict | None = None) -> None:
     from rich.console import Console
 
     c = Console()
     c.print(summary_table(name, symbols, timeframe, m))
+    if order_events is not None:  # rmsbt.outputs.order_event_counts
+        c.print("orders: " + ", ".join(f"{v:,} {k}" for k, v in order_events.items()) + " (events.csv)",
+                highlight=False)
     for note in m.get("notes") or []:
         c.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     c.print(f"outputs: {out_dir}   ({seconds:.2f} s)", highlight=False)

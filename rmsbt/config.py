@@ -178,71 +178,27 @@ BROKER_KEYS = {"initial_cash", "mode", "fee_bps", "taker_fee_bps", "maker_fee_bp
                "funding_rate", "funding_interval_hours", "intrabar", "intrabar_timeframe"}
 
 
-def _choice(table: dict, key: str, default: str, allowed: tuple[str, ...], where: str) -> str:
-    v = table.get(key, default)
-    if v not in allowed:
-        raise ConfigError(f"{where}.{key}: expected one of {', '.join(repr(a) for a in allowed)}, got {v!r}")
-    return v
-
-
-def _per_symbol(table: dict, key: str, default: float, where: str, symbols, **bounds) -> float | dict:
-    """A number for every symbol, or a table ``{"BTC/USDT" = 0.001, "*" = ...}`` of numbers."""
-    v = table.get(key, default)
-    if not isinstance(v, dict):
-        return _num(table, key, default, where, **bounds)
-    for sym in v:
-        if sym != "*" and sym not in symbols:
-            raise ConfigError(f"{where}.{key}: {sym!r} is not in data.symbols ({', '.join(symbols)})")
-    return {sym: _num(v, sym, default, f"{where}.{key}", **bounds) for sym in v}
-
-
 def parse_broker(b: dict, file: str, symbols=()) -> BrokerConfig:
-    """The ``[broker]`` table → :class:`BrokerConfig` (keys and rules: docs/broker.md)."""
+    """The ``[broker]`` table → :class:`BrokerConfig` (keys and rules: docs/broker.md).
+
+    This checks what only a config file has (unknown keys, the ``fee_bps`` alias, per-symbol tables
+    naming symbols of ``data.symbols``); every value is checked by ``BrokerConfig`` itself (one set of
+    rules for TOML and library users), its error prefixed with the file."""
     _keys(b, BROKER_KEYS, set(), file, "broker")
     w = f"{file}: broker"
     if "fee_bps" in b and "taker_fee_bps" in b:
         raise ConfigError(f"{w}.fee_bps: is an alias of broker.taker_fee_bps; give only one of them")
-    taker = _num(b, "taker_fee_bps" if "taker_fee_bps" in b else "fee_bps", 10.0, w)
-    mode = _choice(b, "mode", "margin", ("spot", "margin"), w)
-    funding = _choice(b, "funding", "none", ("none", "constant", "history"), w)
-    if mode == "spot" and funding != "none":
-        raise ConfigError(f"{w}.funding: funding applies to perpetuals; it needs broker.mode = \"margin\"")
-    cfg = BrokerConfig(
-        initial_cash=_num(b, "initial_cash", 10_000.0, w, min_excl=0.0),
-        mode=mode,
-        taker_fee_bps=taker,
-        maker_fee_bps=_num(b, "maker_fee_bps", taker, w),
-        fixed_fee=_num(b, "fixed_fee", 0.0, w, min_incl=0.0),
-        min_fee=_num(b, "min_fee", 0.0, w, min_incl=0.0),
-        slippage_bps=_num(b, "slippage_bps", 0.0, w, min_incl=0.0),
-        spread_bps=_num(b, "spread_bps", 0.0, w, min_incl=0.0),
-        impact_bps=_num(b, "impact_bps", 0.0, w, min_incl=0.0),
-        volume_cap=_num(b, "volume_cap", 0.0, w, min_incl=0.0),
-        on_insufficient=_choice(b, "on_insufficient", "reject", ("reject", "resize"), w),
-        protective_same_bar=_choice(b, "protective_same_bar", "after_open_fill",
-                                    ("after_open_fill", "never", "always"), w),
-        max_leverage=_per_symbol(b, "max_leverage", 1.0, w, symbols, min_incl=1.0),
-        maintenance_margin=_num(b, "maintenance_margin", 0.005, w, min_incl=0.0),
-        liquidation_fee_bps=_num(b, "liquidation_fee_bps", 0.0, w, min_incl=0.0),
-        lot_size=_per_symbol(b, "lot_size", 0.0, w, symbols, min_incl=0.0),
-        min_notional=_per_symbol(b, "min_notional", 0.0, w, symbols, min_incl=0.0),
-        funding=funding,
-        funding_rate=_num(b, "funding_rate", 0.0001, w),
-        funding_interval_hours=_num(b, "funding_interval_hours", 8.0, w, min_excl=0.0),
-        intrabar=_choice(b, "intrabar", "adverse_first", ("adverse_first", "finer_candles"), w),
-        intrabar_timeframe=b.get("intrabar_timeframe", "1m"),
-    )
+    for key in ("max_leverage", "lot_size", "min_notional"):
+        v = b.get(key)
+        if isinstance(v, dict):
+            for sym in v:
+                if sym != "*" and sym not in symbols:
+                    raise ConfigError(f"{w}.{key}: {sym!r} is not in data.symbols ({', '.join(symbols)})")
+    values = {("taker_fee_bps" if k == "fee_bps" else k): v for k, v in b.items()}
     try:
-        timeframe_to_ms(cfg.intrabar_timeframe)
-    except RmsbtError as exc:
-        raise ConfigError(f"{w}.intrabar_timeframe: {exc}") from None
-    if cfg.volume_cap > 1.0:
-        raise ConfigError(f"{w}.volume_cap: a share of the bar's volume, must be <= 1, got {cfg.volume_cap!r}")
-    if cfg.taker_fee_bps < 0.0:
-        raise ConfigError(f"{w}.taker_fee_bps: must be >= 0 (only maker fees can be rebates), got {cfg.taker_fee_bps!r}")
-    if cfg.maintenance_margin >= 1.0:
-        raise ConfigError(f"{w}.maintenance_margin: a rate (0.005 = 0.5 %), must be < 1")
-    return cfg
+        return BrokerConfig(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
 
 
 def _keys(table: dict, allowed: set[str], required: set[str], file: str, section: str) -> None:

@@ -13,6 +13,11 @@ report.html with equity_drawdown.png and parameters.png.
 - ``report.html`` and the PNGs: :func:`rmsbt.report.write_report`, built from the files above only.
 - ``params.csv``: timestamp plus whatever the strategy recorded on that bar (for the pairs strategy:
   β, c after bar t's update, their effective step sizes lr/(√v+ε), the spread and its z-score).
+- ``events.csv``: the broker's events log (:attr:`rmsbt.engine.loop.BacktestResult.events`: every
+  order's submitted / triggered / filled / resized / cancelled / rejected / expired events with their
+  ``reason``, and liquidations); ``summary.json`` counts them under ``order_events``
+  (:func:`order_event_counts`), and the terminal summary prints the counts.
+- ``funding.csv``: one row per funding payment (timestamp, bar, symbol, qty, mark_price, rate, paid).
 
 Floats are written with Python's shortest round-trip repr, so the files reload bit-exactly, and two
 runs of the same config on the same data write identical files.
@@ -47,13 +52,24 @@ def _jsonable(x):
     return x
 
 
+ORDER_EVENTS = ("rejected", "resized", "expired", "cancelled", "liquidated")
+
+
+def order_event_counts(result) -> dict[str, int]:
+    """How many events of each kind in ``ORDER_EVENTS`` the run's events log holds (``liquidated``:
+    liquidations; the others: orders)."""
+    ev = result.events["event"]
+    return {k: int((ev == k).sum()) for k in ORDER_EVENTS}
+
+
 def write_outputs(run, out_dir: str | Path, report: bool = True) -> Path:
     """Write every output file of ``run`` into ``out_dir`` (created); ``report=False`` skips report.html."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     res = run.result
     summary = {"name": run.config.name, "symbols": list(res.symbols), "timeframe": res.timeframe,
-               "metrics": run.summary, "dropped_orders": res.dropped_orders, "config": run.config.raw,
+               "metrics": run.summary, "dropped_orders": res.dropped_orders, "order_events": order_event_counts(res),
+               "config": run.config.raw,
                "strategy_params": dict(getattr(run.strategy, "params", {}) or {})}
     (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n", encoding="utf-8")
     eq = pd.DataFrame({"timestamp": res.timestamps, "cash": res.cash, "equity": res.equity})
@@ -67,6 +83,9 @@ def write_outputs(run, out_dir: str | Path, report: bool = True) -> Path:
     res.fills.to_csv(out / "trades.csv", index=False)
     trade_log(res).to_csv(out / "round_trips.csv", index=False)
     res.records.to_csv(out / "params.csv", index=False)
+    res.events.to_csv(out / "events.csv", index=False)
+    if res.funding is not None:
+        res.funding.to_csv(out / "funding.csv", index=False)
     if report:
         from .report import write_report
 

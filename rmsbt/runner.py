@@ -22,7 +22,7 @@ from .data.store import load_symbol
 from .engine.funding import funding_matrix
 from .engine.intrabar import intrabar_matrix
 from .engine.loop import BacktestResult, run_backtest
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .metrics import summarize
 from .strategy import Strategy
 from .timeframes import timeframe_to_ms
@@ -95,9 +95,18 @@ def run_config(config: Config, data_dir: str | Path = "data", progress=None) -> 
     with listen() as k_data:
         strategy = build_strategy(config)
         market = load_market(config, data_dir)
-        funding = funding_matrix(config.broker, market.symbols, market.timestamps,
-                                 timeframe_to_ms(market.timeframe), data_dir, config.data.exchange)
-        intrabar = intrabar_matrix(config.broker, market, data_dir, config.data.exchange)
+        # errors of the broker's extra inputs name the config file and key that asked for them
+        try:
+            funding = funding_matrix(config.broker, market.symbols, market.timestamps,
+                                     timeframe_to_ms(market.timeframe), data_dir, config.data.exchange)
+        except DataError as exc:
+            raise DataError(f"{config.path}: broker.funding = \"{config.broker.funding}\": {exc}") from None
+        try:
+            intrabar = intrabar_matrix(config.broker, market, data_dir, config.data.exchange)
+        except DataError as exc:
+            msg = str(exc)
+            raise DataError(f"{config.path}: " + (msg if msg.startswith("broker.") else
+                                                  f"broker.intrabar = \"{config.broker.intrabar}\": {msg}")) from None
     t1 = time.perf_counter()
     with listen() as k_sim:
         result = run_backtest(strategy, market, config.broker, progress=progress, funding=funding,

@@ -43,7 +43,7 @@ def pairs_run(n: int = 1200, **params) -> Run:
                                                 "timeframe": "1h"},
            "broker": {"initial_cash": 10_000.0, "fee_bps": 10.0, "slippage_bps": 2.0},
            "strategy": {"class": "strategies/pairs_rmsprop.py:PairsRMSprop", "params": p}}
-    broker = BrokerConfig(10_000.0, 10.0, 2.0)
+    broker = BrokerConfig(initial_cash=10_000.0, taker_fee_bps=10.0, slippage_bps=2.0)  # as in raw["broker"]
     cfg = Config("synthetic_pairs", Path("synthetic.toml"), DataConfig("binance", ("BTC/USDT", "ETH/USDT"), "1h"),
                  broker, StrategyConfig(raw["strategy"]["class"], p), raw)
     data = market(pair_candles(n), "1h")

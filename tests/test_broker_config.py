@@ -124,3 +124,30 @@ class = "{tmp_path / 'buy.py'}:Buy"
     r = run_config(load_config(p), tmp_path / "data").result
     assert list(r.funding["bar"]) == [7] and r.funding["paid"].iloc[0] == pytest.approx(0.06)
     assert r.equity[-1] == pytest.approx(10000 - 0.06)
+
+
+@pytest.mark.parametrize("extra, msg", [
+    ('funding = "history"\n', 'broker.funding = "history": no funding history for BTC/USDT'),
+    ('intrabar = "finer_candles"\nintrabar_timeframe = "2h"\n', "broker.intrabar_timeframe 2h must divide"),
+])
+def test_runner_errors_of_broker_inputs_name_the_config_file(tmp_path, extra, msg):
+    """QA docs 4: a missing funding file or an intrabar timeframe that does not fit names the config."""
+    import pandas as pd
+
+    from rmsbt.errors import DataError
+    from rmsbt.runner import run_config
+
+    d = tmp_path / "data" / "binance"
+    d.mkdir(parents=True)
+    h, t0 = 3_600_000, 1704067200000
+    pd.DataFrame([(t0 + i * h, 100.0, 100.0, 100.0, 100.0, 10.0) for i in range(4)],
+                 columns=["timestamp", "open", "high", "low", "close", "volume"]).to_csv(d / "BTC_USDT-1h.csv",
+                                                                                         index=False)
+    (tmp_path / "idle.py").write_text("from rmsbt.strategy import Strategy\n"
+                                      "class Idle(Strategy):\n    def on_bar(self, ctx):\n        pass\n")
+    p = tmp_path / "c.toml"
+    p.write_text(f'[data]\nexchange = "binance"\nsymbols = ["BTC/USDT"]\ntimeframe = "1h"\n[broker]\n{extra}'
+                 f'[strategy]\nclass = "{tmp_path / "idle.py"}:Idle"\n')
+    with pytest.raises(DataError) as e:
+        run_config(load_config(p), tmp_path / "data")
+    assert str(e.value).startswith(f"{p}: ") and msg in str(e.value)

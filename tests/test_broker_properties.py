@@ -78,7 +78,8 @@ def random_trader(seed):
         elif k == 5:
             ctx.order_target(SYM, q)
         elif k == 6:
-            lo, hi = sorted((px, px2))
+            lo, hi = sorted((px, px2))  # a bracket's prices on their sides of the last close (else ValueError)
+            lo, hi = min(lo, c * 0.999), max(hi, c * 1.001)
             if q > 0:
                 ctx.order(SYM, q, stop_loss=lo, take_profit=hi)
             else:
@@ -89,6 +90,23 @@ def random_trader(seed):
             ctx.cancel(ctx.open_orders()[int(rng.integers(0, len(ctx.open_orders())))])
 
     return act
+
+
+def margin_deficit_bound(res):
+    """Per bar, how far below 0 margin-mode equity may go (docs/broker.md, "Margin"): every opening
+    fill is paid from free margin that excludes unrealized profit, and a liquidation's loss (its fee
+    included) is capped at the posted margin, so only the fees of fills that reduce or flip a position
+    (beyond the maintenance-margin buffer) and funding paid can take equity below 0."""
+    f = res.fills
+    q = f["qty"].to_numpy(dtype=float)
+    before = np.cumsum(q) - q  # one symbol: the position before each fill
+    reducing = (before != 0.0) & (np.sign(q) != np.sign(before))
+    fee_by_bar = np.zeros(len(res.equity))
+    np.add.at(fee_by_bar, f["bar"].to_numpy(dtype=np.int64)[reducing], np.maximum(f["fee"].to_numpy()[reducing], 0.0))
+    fund = np.zeros(len(res.equity))
+    if len(res.funding):
+        np.add.at(fund, res.funding["bar"].to_numpy(dtype=np.int64), np.maximum(res.funding["paid"].to_numpy(), 0.0))
+    return np.cumsum(fee_by_bar) + np.cumsum(fund)
 
 
 def check_invariants(df, res, cfg):
@@ -111,6 +129,8 @@ def check_invariants(df, res, cfg):
             assert np.all(f.loc[f["liquidity"] != "maker", "fee"].to_numpy() >= 0)
     if cfg["mode"] == "spot":
         assert np.all(res.cash >= -1e-9) and np.all(res.positions >= -1e-12)
+    else:
+        assert np.all(res.equity >= -margin_deficit_bound(res) - 1e-9 * res.initial_cash), "equity below 0"
     assert abs(res.trades["net_pnl"].sum() - (res.equity[-1] - res.initial_cash)) <= 1e-7 * max(
         1.0, float(np.abs(res.equity).max()))
 
@@ -158,3 +178,16 @@ def test_touch_band_never_skips_a_bar_with_an_event(kind, side, stop, limit, tri
         any_event = any_event or path_event(kind, side, stop, limit, trig, x, y)[0] != 0
     if any_event and kind != 5:
         assert lo <= band[0] or hi >= band[1]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(df=candles(min_bars=6), lev=st.sampled_from([2.0, 10.0, 50.0]), mmr=st.sampled_from([0.0, 0.005]),
+       side=st.sampled_from([1.0, -1.0]), liq_fee=st.sampled_from([0.0, 100.0]))
+def test_pyramiding_never_takes_margin_equity_below_zero(df, lev, mmr, side, liq_fee):
+    """Isolated margin: adding to a position every bar with everything the broker allows (resize),
+    unrealized profit included in the temptation, never takes equity below 0 (no fees, no funding:
+    the bound of margin_deficit_bound is 0)."""
+    res = run(df, every=lambda ctx: ctx.order(SYM, side * 1e6), initial_cash=1000.0, max_leverage=lev,
+              maintenance_margin=mmr, liquidation_fee_bps=liq_fee, on_insufficient="resize")
+    assert np.all(res.equity >= -1e-9 * res.initial_cash), f"equity below 0: {res.equity.min()}"
+    assert_identity(res, atol=1e-7 * max(1.0, float(np.abs(res.equity).max())))

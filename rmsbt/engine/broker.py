@@ -11,7 +11,9 @@ Fill rules (each has a test in ``tests/test_broker*.py``; docs/broker.md has wor
    open (``qty = fraction · equity / open``).
 3. **Stops** (inclusive): a buy stop triggers when the bar's high reaches the stop, a sell stop when
    its low does. A bar opening at or beyond the stop fills at the open (gap); otherwise at the stop.
-   A stop-limit becomes a limit at its stop price (and fills there at once if the limit allows it).
+   A stop-limit triggers at its stop (same rule) and then works as a limit at its *limit* price: it
+   fills at the trigger price at once if that is on the good side of the limit (taker, capped at the
+   limit), else it rests at the limit (rule 4).
 4. **Limits** fill when the price trades at or through the limit: at the open when the bar opens on
    the good side (the order then takes liquidity: taker fee, slippage, but never worse than the
    limit), else at the limit itself (it rested on the book: maker fee, no slippage).
@@ -40,10 +42,12 @@ Fill rules (each has a test in ``tests/test_broker*.py``; docs/broker.md has wor
     or a notional below ``min_notional`` rejects the order with a reason.
 11. **Reduce-only** orders are clipped to the position and never open or flip one.
 12. **Cash / margin check**: spot — a buy needs ``qty·price + fee <= cash``, a sell ``qty <= holdings``
-    (no shorting); margin — the part of a fill that opens exposure needs ``notional / leverage + fee``
-    of free margin (``equity − posted margin``). Short of that the order is ``rejected`` with the
-    reason (``on_insufficient = "reject"``, default) or sized down to what fits (``"resize"``). Cash is
-    never overdrawn silently.
+    (no shorting) and ``fee <= cash + qty·price`` (else rejected: selling less cannot help), so cash
+    stays >= 0; margin — the part of a fill that opens exposure needs ``notional / leverage + fee``
+    of free margin, ``wallet − posted margin + Σ min(unrealized, 0)`` (unrealized *profit* never
+    margins new exposure; :func:`~rmsbt.engine.portfolio_nb.free_margin`). Short of that the order is
+    ``rejected`` with the reason (``on_insufficient = "reject"``, default) or sized down to what fits
+    (``"resize"``). Cash is never overdrawn silently.
 13. **Fees** (quote currency, on the fill's notional): maker rate for resting limit fills, taker rate
     otherwise; ``max(notional·rate, min_fee) + fixed_fee`` with the fixed fee once per order and the
     minimum only for non-negative rates (a rebate stays a credit).
@@ -57,10 +61,13 @@ Fill rules (each has a test in ``tests/test_broker*.py``; docs/broker.md has wor
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import ConfigError, RmsbtError
+from ..timeframes import timeframe_to_ms
 from .broker_nb import (EV_FILL, EV_TRIGGER, MARKET, MOC, STOP, STOP_LIMIT, TARGET, affordable_qty,
                         fill_fee, liquidation_event, liquidation_price, market_fill_price, path_event,
                         round_down_lot, slippage_bps, taker_fee, taker_price)
@@ -73,6 +80,32 @@ MODES = ("spot", "margin")
 ON_INSUFFICIENT = ("reject", "resize")
 PROTECTIVE = ("after_open_fill", "never", "always")
 FUNDING = ("none", "constant", "history")
+INTRABAR = ("adverse_first", "finer_candles")
+
+
+def _check_number(key: str, v, *, min_excl: float | None = None, min_incl: float | None = None,
+                  max_incl: float | None = None, max_excl: float | None = None, hint: str = "") -> float:
+    """``v`` as a finite float within the bounds, else :class:`ConfigError` naming ``broker.<key>``
+    (``hint``: what the value is, put before the bound in the message)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise ConfigError(f"broker.{key}: expected a number, got {v!r}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise ConfigError(f"broker.{key}: must be finite, got {v!r}")
+    if min_excl is not None and not v > min_excl:
+        raise ConfigError(f"broker.{key}: {hint}must be > {min_excl:g}, got {v!r}")
+    if min_incl is not None and not v >= min_incl:
+        raise ConfigError(f"broker.{key}: {hint}must be >= {min_incl:g}, got {v!r}")
+    if max_incl is not None and not v <= max_incl:
+        raise ConfigError(f"broker.{key}: {hint}must be <= {max_incl:g}, got {v!r}")
+    if max_excl is not None and not v < max_excl:
+        raise ConfigError(f"broker.{key}: {hint}must be < {max_excl:g}, got {v!r}")
+    return v
+
+
+def _check_choice(key: str, v, allowed: tuple[str, ...]) -> None:
+    if v not in allowed:
+        raise ConfigError(f"broker.{key}: expected one of {', '.join(repr(a) for a in allowed)}, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -81,12 +114,16 @@ class BrokerConfig:
 
     ``max_leverage``, ``lot_size`` and ``min_notional`` take one number for every symbol or a dict
     ``{symbol: number}`` (symbols not listed get the ``"*"`` entry, else the default).
+
+    Every value is checked when the config is made (:meth:`__post_init__`; a ``[broker]`` table of a
+    TOML config goes through the same checks): a bad value raises :class:`~rmsbt.errors.ConfigError`
+    naming ``broker.<field>``. ``maker_fee_bps`` left at ``None`` becomes ``taker_fee_bps``.
     """
 
     initial_cash: float = 10_000.0
     mode: str = "margin"  #: "margin" (shorts, leverage, funding, liquidation) or "spot"
     taker_fee_bps: float = 10.0  #: taker fee, basis points of notional (``fee_bps`` in a config is an alias)
-    maker_fee_bps: float = 10.0  #: maker fee (resting limit fills); negative = rebate
+    maker_fee_bps: float | None = None  #: maker fee (resting limit fills); negative = rebate; None: = taker
     fixed_fee: float = 0.0  #: quote currency per order (charged on its first fill)
     min_fee: float = 0.0  #: quote currency, minimum percentage fee per fill
     slippage_bps: float = 0.0  #: fixed adverse move of every taker fill
@@ -95,7 +132,9 @@ class BrokerConfig:
     volume_cap: float = 0.0  #: max share of a bar's volume one order takes per bar (0 = no cap)
     on_insufficient: str = "reject"  #: "reject" or "resize"
     protective_same_bar: str = "after_open_fill"  #: "after_open_fill", "never", "always"
-    max_leverage: float | dict = 1.0  #: isolated leverage of every position (margin mode)
+    #: THE leverage of every position (margin mode, isolated): each posts ``notional / max_leverage`` of
+    #: margin and is liquidated at ``avg · (1 ∓ 1/max_leverage ± maintenance_margin)`` — not just a cap
+    max_leverage: float | dict = 1.0
     maintenance_margin: float = 0.005  #: maintenance-margin rate (fraction of notional)
     liquidation_fee_bps: float = 0.0  #: charged on the liquidated notional
     lot_size: float | dict = 0.0  #: quantity step (0 = none)
@@ -105,6 +144,52 @@ class BrokerConfig:
     funding_interval_hours: float = 8.0  #: funding times every this many hours from 00:00 UTC (constant)
     intrabar: str = "adverse_first"  #: or "finer_candles": which extreme came first, from finer candles
     intrabar_timeframe: str = "1m"  #: the finer candles' timeframe (intrabar = "finer_candles")
+
+    def __post_init__(self) -> None:
+        if self.maker_fee_bps is None:
+            object.__setattr__(self, "maker_fee_bps", self.taker_fee_bps)
+
+        def num(key: str, **bounds) -> float:  # checked, and stored as a float
+            v = _check_number(key, getattr(self, key), **bounds)
+            object.__setattr__(self, key, v)
+            return v
+
+        num("initial_cash", min_excl=0.0)
+        _check_choice("mode", self.mode, MODES)
+        num("taker_fee_bps", min_incl=0.0)  # only maker fees can be rebates
+        num("maker_fee_bps")
+        for key in ("fixed_fee", "min_fee", "slippage_bps", "spread_bps", "impact_bps", "liquidation_fee_bps"):
+            num(key, min_incl=0.0)
+        num("volume_cap", min_incl=0.0, max_incl=1.0, hint="a share of the bar's volume, ")
+        _check_choice("on_insufficient", self.on_insufficient, ON_INSUFFICIENT)
+        _check_choice("protective_same_bar", self.protective_same_bar, PROTECTIVE)
+        mmr = num("maintenance_margin", min_incl=0.0, max_excl=1.0, hint="a rate (0.005 = 0.5 %), ")
+        for key, low in (("max_leverage", 1.0), ("lot_size", 0.0), ("min_notional", 0.0)):
+            v = getattr(self, key)
+            if isinstance(v, dict):
+                object.__setattr__(self, key, {sym: _check_number(f"{key}.{sym}", x, min_incl=low)
+                                               for sym, x in v.items()})
+                values = getattr(self, key).items()
+            else:
+                values = (("", num(key, min_incl=low)),)
+            if key == "max_leverage" and self.mode == "margin":
+                for sym, x in values:
+                    if 1.0 / x <= mmr:
+                        raise ConfigError(
+                            f"broker.{key}{'.' + sym if sym else ''}: {x:g} with maintenance_margin {mmr:g} puts "
+                            "the liquidation price at or beyond the entry price (every position would be "
+                            f"liquidated at once); need 1/max_leverage > maintenance_margin, i.e. max_leverage "
+                            f"< {1.0 / mmr:g}")
+        _check_choice("funding", self.funding, FUNDING)
+        if self.mode == "spot" and self.funding != "none":
+            raise ConfigError("broker.funding: funding applies to perpetuals; it needs broker.mode = \"margin\"")
+        num("funding_rate")
+        num("funding_interval_hours", min_excl=0.0)
+        _check_choice("intrabar", self.intrabar, INTRABAR)
+        try:
+            timeframe_to_ms(self.intrabar_timeframe)
+        except RmsbtError as exc:
+            raise ConfigError(f"broker.intrabar_timeframe: {exc}") from None
 
     @property
     def fee_bps(self) -> float:
@@ -375,9 +460,8 @@ class Broker:
             opening = aq if (pos == 0.0 or (pos > 0.0) == (side > 0.0)) else max(0.0, aq - abs(pos))
             if opening > 0.0:
                 need = opening * price / self.lev[s] + fill_fee(aq * price, rate, self.cfg.min_fee, fixed)
-                # free margin, counting the margin the closing part of a flip releases
-                released = (aq - opening) * pf.avg_price[s] / self.lev[s]
-                free = pf.equity_at(s, price) - pf.posted_margin(self.lev) + released
+                # free margin without unrealized profit; a flip first releases and realizes the old position
+                free = pf.free_margin(self.lev, s, price, opening < aq)
                 if need > free:
                     fit = affordable_qty(free, price, rate, self.cfg.min_fee, fixed, self.lev[s]) + (aq - opening)
                     why = f"insufficient margin: need {need:.10g}, free {free:.10g}"
@@ -390,6 +474,12 @@ class Broker:
                                         f"spot: cannot sell {aq:.10g}, holding {max(pos, 0.0):.10g}")
                 if aq <= 0.0:
                     return
+            if side < 0.0 and pf.cash + aq * price < fill_fee(aq * price, rate, self.cfg.min_fee, fixed):
+                # the fee (a minimum or fixed fee) exceeds cash + proceeds; selling less cannot help
+                fee = fill_fee(aq * price, rate, self.cfg.min_fee, fixed)
+                self.close_order(t, o, REJECTED, f"insufficient cash for the fee: fee {fee:.10g}, "
+                                                 f"cash + proceeds {pf.cash + aq * price:.10g}")
+                return
             if side > 0.0:
                 need = aq * price + fill_fee(aq * price, rate, self.cfg.min_fee, fixed)
                 if need > pf.cash:

@@ -72,7 +72,9 @@ class BacktestResult:
         return self._table("orders")
 
     def _table(self, name: str) -> pd.DataFrame:
-        v = self._lazy[name]
+        v = self._lazy.get(name)
+        if v is None:  # a result made by hand, without the broker's logs: empty tables
+            return pd.DataFrame(columns=EVENT_COLUMNS if name == "events" else ORDER_COLUMNS)
         if callable(v):  # built on first use: a run with many orders does not pay for it in the loop
             v = self._lazy[name] = v()
         return v

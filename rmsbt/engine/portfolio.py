@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .portfolio_nb import apply_fill, funding_payment, mark_equity, posted_margin, unrealized_pnl
+from .portfolio_nb import apply_fill, free_margin, funding_payment, mark_equity, posted_margin, unrealized_pnl
 
-__all__ = ["Portfolio", "apply_fill", "mark_equity", "funding_payment", "posted_margin", "unrealized_pnl"]
+__all__ = ["Portfolio", "apply_fill", "mark_equity", "funding_payment", "posted_margin", "free_margin", "unrealized_pnl"]
 
 
 class Portfolio:
@@ -66,6 +66,10 @@ class Portfolio:
 
     def posted_margin(self, leverage: np.ndarray) -> float:
         return posted_margin(self.qty, self.avg_price, leverage)
+
+    def free_margin(self, leverage: np.ndarray, sym: int, price: float, flip: bool) -> float:
+        """Margin free to open exposure in ``sym`` at ``price`` (:func:`~rmsbt.engine.portfolio_nb.free_margin`)."""
+        return free_margin(self.cash_arr, self.qty, self.avg_price, self.mark, leverage, sym, price, flip)
 
     def unrealized(self) -> float:
         return unrealized_pnl(self.qty, self.avg_price, self.mark)

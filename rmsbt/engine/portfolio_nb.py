@@ -89,6 +89,37 @@ def posted_margin(qty, avg_price, leverage):
 
 
 @njit(cache=True, nogil=True)
+def free_margin(cash, qty, avg_price, mark, leverage, sym, price, flip):
+    """Margin available to open new exposure in symbol ``sym`` at ``price`` (isolated margin).
+
+    ``free = wallet − posted + Σ min(U_i, 0)`` with
+
+    - ``wallet = cash + Σ qty[i]·avg[i]`` — initial cash + realized PnL − fees − funding (what was
+      actually paid in and earned; the accounting debits a buy's ``qty·price`` from cash);
+    - ``posted = Σ |qty[i]|·avg[i] / leverage[i]`` — the margin the positions posted;
+    - ``U_i = qty[i]·(mark[i] − avg[i])`` (``sym`` marked at ``price``): an unrealized **loss** reduces
+      what is free, an unrealized **profit** does not add to it (it is not cash until realized).
+
+    ``flip``: the fill first closes the whole position of ``sym`` at ``price``: that position's
+    margin is released and its PnL at ``price`` is realized (a profit included), so its term is
+    ``qty[sym]·price``. Every position therefore posted what it holds (``|qty|·avg/L``) out of money
+    that existed, and a liquidation's loss capped at that posted margin never reaches other money.
+    """
+    free = cash[0]
+    for i in range(qty.shape[0]):
+        q = qty[i]
+        if q == 0.0:
+            continue
+        m = price if i == sym else mark[i]
+        if i == sym and flip:
+            free += q * price
+            continue
+        u = q * (m - avg_price[i])
+        free += q * avg_price[i] - abs(q) * avg_price[i] / leverage[i] + (u if u < 0.0 else 0.0)
+    return free
+
+
+@njit(cache=True, nogil=True)
 def unrealized_pnl(qty, avg_price, mark):
     """``Σ qty[i] · (mark[i] − avg[i])``."""
     u = 0.0
