@@ -65,7 +65,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..timeframes import timeframe_to_ms
-from .store import os_error, read_store_file, require_file, store_timestamps
+from .store import os_error, read_parquet_file, read_store_file, require_file, store_timestamps
 from .units import column_to_ms, rows_to_ms
 from .validate import COLUMNS, validate_candles
 
@@ -134,12 +134,7 @@ def load_raw(path: str | Path) -> tuple[str, pd.DataFrame]:
     except OSError as exc:
         raise os_error(path, exc) from None
     if path.name.lower().endswith(".parquet") or magic == b"PAR1":
-        try:
-            df = pd.read_parquet(path)
-        except OSError as exc:
-            raise os_error(path, exc) from None
-        except Exception as exc:
-            raise DataError(f"{src}: cannot be read as Parquet ({type(exc).__name__}: {exc})") from None
+        df = read_parquet_file(path)
         missing = [c for c in COLUMNS if c not in df.columns]
         if missing:
             raise DataError(f"{src}: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}")

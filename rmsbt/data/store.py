@@ -150,6 +150,16 @@ def store_timestamps(values, source: str, fix: str | None = None) -> np.ndarray:
     return v.astype(np.int64, copy=False)
 
 
+def read_parquet_file(path: str | Path) -> pd.DataFrame:
+    """``pandas.read_parquet`` with its failures as one-line :class:`DataError` naming the file."""
+    try:
+        return pd.read_parquet(path)
+    except OSError as exc:
+        raise os_error(path, exc) from None
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read as Parquet ({type(exc).__name__}: {exc})") from None
+
+
 def _read_table(path: Path, columns=None) -> pd.DataFrame:
     name = path.name.lower()
     if not any(name.endswith(e) for e in EXTENSIONS):
@@ -230,12 +240,7 @@ def read_funding_file(path: str | Path) -> pd.DataFrame:
     """Read and check a funding file (the fetch merge reads the existing file through here too):
     columns ``timestamp, funding_rate``; timestamps by :func:`store_timestamps`, ascending, unique."""
     path = require_file(path)
-    try:
-        df = pd.read_parquet(path)
-    except OSError as exc:
-        raise os_error(path, exc) from None
-    except Exception as exc:
-        raise DataError(f"{path}: cannot be read as Parquet ({type(exc).__name__}: {exc})") from None
+    df = read_parquet_file(path)
     if list(df.columns) != ["timestamp", "funding_rate"]:
         raise DataError(f"{path}: expected the columns timestamp, funding_rate; found {', '.join(map(str, df.columns))}")
     ts = store_timestamps(df["timestamp"], str(path))
