@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import RmsbtError
+from .errors import RmsbtError, StrategyError
 
 
 def _fmt_ms(ms: int) -> str:
@@ -39,6 +39,8 @@ def cmd_backtest(args) -> int:
         from .cli_data import fetch_for_config
 
         fetch_for_config(cfg, args.data_dir, args.fetch_config, quiet=args.quiet)
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise RmsbtError(f"--out {args.out}: exists and is not a folder")
     t0 = time.perf_counter()
     with progress_bar(not args.quiet) as progress:
         run = run_config(cfg, data_dir=args.data_dir, progress=progress)
@@ -75,11 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _print_user_frames(exc: BaseException) -> None:
+    """The traceback of an exception raised by a user's strategy, without rmsbt's own frames."""
+    import traceback
+
+    pkg = str(Path(__file__).resolve().parent)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not str(Path(f.filename).resolve()).startswith(pkg)]
+    if frames:
+        print("Traceback (your strategy's frames):", file=sys.stderr)
+        print("".join(traceback.format_list(frames)).rstrip(), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except RmsbtError as exc:
+        if isinstance(exc, StrategyError) and exc.__cause__ is not None:
+            _print_user_frames(exc.__cause__)
         print(f"rmsbt: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

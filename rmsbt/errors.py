@@ -18,3 +18,17 @@ class DataError(RmsbtError):
 
 class TimeframeError(RmsbtError, ValueError):
     """A timeframe string is not one rmsbt knows."""
+
+
+class StrategyError(RmsbtError):
+    """A strategy's own code raised (in on_start, on_bar or on_end). The message says where (bar index
+    and time); the original exception is the ``__cause__``, whose frames in the user's code the CLI
+    prints above the one-line error."""
+
+    @classmethod
+    def at(cls, strategy, hook: str, bar: int, open_ms: int | None, exc: BaseException) -> "StrategyError":
+        import datetime as dt
+
+        where = f"{hook}" if bar < 0 or open_ms is None else (
+            f"{hook} at bar {bar} (opened {dt.datetime.fromtimestamp(open_ms / 1000, dt.timezone.utc):%Y-%m-%d %H:%M} UTC)")
+        return cls(f"strategy {type(strategy).__name__} raised {type(exc).__name__} in {where}: {exc}")

@@ -37,7 +37,13 @@ def _load_module_from_file(file: Path, config_file: Path):
             spec = importlib.util.spec_from_file_location(name, c)
             mod = importlib.util.module_from_spec(spec)
             sys.modules[name] = mod
-            spec.loader.exec_module(mod)
+            try:
+                spec.loader.exec_module(mod)
+            except SyntaxError as exc:
+                raise ConfigError(f"{config_file}: strategy.class: {exc.filename}:{exc.lineno}: SyntaxError: "
+                                  f"{exc.msg}") from None
+            except ImportError as exc:
+                raise ConfigError(f"{config_file}: strategy.class: importing {c} failed ({exc})") from None
             return mod
     raise ConfigError(f"{config_file}: strategy.class: file {file} not found (looked in "
                       + ", ".join(str(c.parent) for c in candidates) + ")")
@@ -55,6 +61,11 @@ def strategy_class(spec: str, config_file: Path) -> type[Strategy]:
         except ImportError as exc:
             raise ConfigError(f"{config_file}: strategy.class: cannot import {target} ({exc})") from None
     cls = getattr(mod, cls_name, None)
+    if cls is None:
+        found = sorted(n for n, v in vars(mod).items()
+                       if isinstance(v, type) and issubclass(v, Strategy) and v is not Strategy)
+        raise ConfigError(f"{config_file}: strategy.class: no class {cls_name} in {target} "
+                          f"(strategy classes there: {', '.join(found) or 'none'})")
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise ConfigError(f"{config_file}: strategy.class: {cls_name} in {target} is not a rmsbt Strategy class")
     return cls
@@ -73,6 +84,23 @@ def load_market(config: Config, data_dir: str | Path) -> MarketData:
     d = config.data
     frames = {s: load_symbol(data_dir, d.exchange, s, d.timeframe) for s in d.symbols}
     return align(frames, d.timeframe, d.start_ms, d.end_ms)
+
+
+def coverage_notes(config: Config, market: MarketData) -> list[str]:
+    """Notes when the candles cover less than the configured ``[data.start, data.end)`` (by a bar or more)."""
+    import datetime as dt
+
+    fmt = lambda ms: f"{dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc):%Y-%m-%d %H:%M} UTC"  # noqa: E731
+    tf = timeframe_to_ms(market.timeframe)
+    first, end = int(market.timestamps[0]), int(market.timestamps[-1]) + tf
+    d, notes = config.data, []
+    if d.start_ms is not None and first - d.start_ms >= tf:
+        notes.append(f"the candles start at {fmt(first)}, after data.start ({fmt(d.start_ms)}): the run covers "
+                     "less than the configured period")
+    if d.end_ms is not None and d.end_ms - end >= tf:
+        notes.append(f"the candles end at {fmt(end)}, before data.end ({fmt(d.end_ms)}): the run covers less "
+                     "than the configured period")
+    return notes
 
 
 @dataclass
@@ -114,6 +142,7 @@ def run_config(config: Config, data_dir: str | Path = "data", progress=None) -> 
     t2 = time.perf_counter()
     m = config.metrics
     summary = summarize(result, market=market, periods_per_year=m.periods_per_year, risk_free=m.risk_free)
+    summary.setdefault("notes", []).extend(coverage_notes(config, market))
     timing = {"data": t1 - t0 - seconds(k_data), "kernels": seconds(k_data) + seconds(k_sim),
               "simulation": t2 - t1 - seconds(k_sim), "metrics": time.perf_counter() - t2}
     return Run(config, result, summary, strategy, market, timing)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.align import MarketData
-from ..errors import DataError
+from ..errors import DataError, RmsbtError, StrategyError
 from ..timeframes import timeframe_to_ms
 from .broker import Broker, BrokerConfig, _Books, event_rows
 from .context import Context
@@ -104,7 +104,8 @@ def _loop(strategy, ctx, brk, pf, tb, n, n_sym, ts, marks, funding, fund_bar, fu
           cash, equity, positions, realized, unrealized, fees_cum, funding_cum, progress):
     qty, avg, mark = pf.qty, pf.avg_price, pf.mark
     symbols = ctx.symbols
-    strategy.on_start(ctx)
+    _call(strategy, strategy.on_start, ctx, "on_start", -1, None)
+    on_bar = strategy.on_bar
     for t in range(n):
         # 1. fills on bar t (only orders decided on earlier bars are eligible) and liquidations
         if ctx._pending or (margin and tb.n_open):  # (process_bar also drops cancelled orders)
@@ -131,10 +132,24 @@ def _loop(strategy, ctx, brk, pf, tb, n, n_sym, ts, marks, funding, fund_bar, fu
         funding_cum[t] = pf.funding_paid
         # 3. decide on the closed bar t
         ctx.bar = t
-        strategy.on_bar(ctx)
+        try:
+            on_bar(ctx)
+        except RmsbtError:
+            raise
+        except Exception as exc:  # the user's code: say where, keep the original as the cause
+            raise StrategyError.at(strategy, "on_bar", t, int(ts[t]), exc) from exc
         if progress is not None:
             progress(t + 1, n)
-    strategy.on_end(ctx)
+    _call(strategy, strategy.on_end, ctx, "on_end", -1, None)
+
+
+def _call(strategy, hook, ctx, name, bar, open_ms):
+    try:
+        hook(ctx)
+    except RmsbtError:
+        raise
+    except Exception as exc:
+        raise StrategyError.at(strategy, name, bar, open_ms, exc) from exc
 
 
 def run_backtest(strategy, data: MarketData, broker: BrokerConfig, progress=None,
