@@ -83,7 +83,10 @@ def build_strategy(config: Config) -> Strategy:
 def load_market(config: Config, data_dir: str | Path) -> MarketData:
     d = config.data
     frames = {s: load_symbol(data_dir, d.exchange, s, d.timeframe) for s in d.symbols}
-    return align(frames, d.timeframe, d.start_ms, d.end_ms)
+    try:
+        return align(frames, d.timeframe, d.start_ms, d.end_ms)
+    except DataError as exc:  # e.g. no candles in [data.start, data.end): name the config
+        raise DataError(f"{config.path}: data.start/data.end: {exc}") from None
 
 
 def coverage_notes(config: Config, market: MarketData) -> list[str]:
@@ -137,12 +140,20 @@ def run_config(config: Config, data_dir: str | Path = "data", progress=None) -> 
                                                   f"broker.intrabar = \"{config.broker.intrabar}\": {msg}")) from None
     t1 = time.perf_counter()
     with listen() as k_sim:
-        result = run_backtest(strategy, market, config.broker, progress=progress, funding=funding,
-                              intrabar=intrabar)
+        try:
+            result = run_backtest(strategy, market, config.broker, progress=progress, funding=funding,
+                                  intrabar=intrabar)
+        except ConfigError as exc:  # a strategy checking its params against the data (on_start)
+            raise ConfigError(f"{config.path}: {exc}") from None
     t2 = time.perf_counter()
     m = config.metrics
     summary = summarize(result, market=market, periods_per_year=m.periods_per_year, risk_free=m.risk_free)
     summary.setdefault("notes", []).extend(coverage_notes(config, market))
+    if config.broker.intrabar == "finer_candles":
+        summary["notes"].append(
+            f"intrabar = finer_candles: {result.intrabar_finer_bars} bar(s) took the order of their high and low "
+            f"from {config.broker.intrabar_timeframe} candles; every other bar used adverse-first"
+            + (" (no finer candles covered this run)" if result.intrabar_finer_bars == 0 else ""))
     timing = {"data": t1 - t0 - seconds(k_data), "kernels": seconds(k_data) + seconds(k_sim),
               "simulation": t2 - t1 - seconds(k_sim), "metrics": time.perf_counter() - t2}
     return Run(config, result, summary, strategy, market, timing)

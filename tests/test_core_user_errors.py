@@ -86,3 +86,25 @@ def test_period_longer_than_the_data_is_said(tmp_path):
     assert "end at 2024-01-06 00:00 UTC, before data.end (2024-01-08 00:00 UTC)" in notes[1]
     cfg = load_config(store_and_config(tmp_path / "x", OK, start="2024-01-01", end="2024-01-06"))
     assert coverage_notes(cfg, md) == []
+
+
+def test_unknown_exchange_gets_a_suggestion_not_a_fetch_hint(tmp_path):
+    from rmsbt.data import find_candle_file
+    from rmsbt.errors import DataError
+    with pytest.raises(DataError, match="'binanse' is no ccxt exchange id \\(did you mean binance"):
+        find_candle_file(tmp_path, "binanse", "BTC/USDT", "1h")
+
+
+def test_strategy_param_checked_against_the_data_names_the_config(tmp_path, shared_data):
+    cfg = ROOT / "configs" / "pairs_btc_eth.toml"
+    bad = tmp_path / "p.toml"
+    bad.write_text(cfg.read_text().replace('y_symbol = "ETH/USDT"', 'y_symbol = "SOL/USDT"'))
+    r = rmsbt("backtest", str(bad), "--data-dir", str(shared_data), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert str(bad) in r.stderr and "SOL/USDT is not in data.symbols" in r.stderr
+
+
+def test_period_without_candles_names_the_config(tmp_path):
+    cfg = store_and_config(tmp_path, OK, start="2030-01-01", end="2030-02-01")
+    r = rmsbt("backtest", str(cfg), "--data-dir", str(tmp_path / "store"))
+    assert r.returncode == 2 and str(cfg) in r.stderr and "data.start/data.end" in r.stderr

@@ -84,6 +84,14 @@ def find_candle_file(data_dir: str | Path, exchange: str, symbol: str, timeframe
         p = base / f"{stem}{ext}"
         if p.is_file():
             return p
+    import difflib
+
+    import ccxt  # only on this error path: is the exchange one ccxt knows?
+
+    if exchange not in ccxt.exchanges:
+        near = difflib.get_close_matches(exchange, ccxt.exchanges, n=3)
+        raise DataError(f"no candles for {symbol} {timeframe} on {exchange}, and {exchange!r} is no ccxt exchange id"
+                        + (f" (did you mean {', '.join(near)}?)" if near else ""))
     raise DataError(
         f"no candles for {symbol} {timeframe} on {exchange}: expected {base / stem}.parquet (or .csv / .csv.gz); "
         f"download them with `rmsbt fetch --exchange {exchange} --symbols {symbol} --timeframe {timeframe} "
