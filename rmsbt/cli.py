@@ -15,10 +15,6 @@ from pathlib import Path
 from .errors import RmsbtError, StrategyError
 
 
-def _fmt_ms(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
-
-
 def print_summary(run, out_dir: Path, seconds: float, report: Path | None = None) -> None:
     from .cli_report import print_run_summary
     from .outputs import order_event_counts

@@ -27,8 +27,7 @@ class StrategyError(RmsbtError):
 
     @classmethod
     def at(cls, strategy, hook: str, bar: int, open_ms: int | None, exc: BaseException) -> "StrategyError":
-        import datetime as dt
+        from .timeframes import utc_text
 
-        where = f"{hook}" if bar < 0 or open_ms is None else (
-            f"{hook} at bar {bar} (opened {dt.datetime.fromtimestamp(open_ms / 1000, dt.timezone.utc):%Y-%m-%d %H:%M} UTC)")
+        where = hook if bar < 0 or open_ms is None else f"{hook} at bar {bar} (opened {utc_text(open_ms)})"
         return cls(f"strategy {type(strategy).__name__} raised {type(exc).__name__} in {where}: {exc}")

@@ -25,7 +25,7 @@ from .engine.loop import BacktestResult, run_backtest
 from .errors import ConfigError, DataError
 from .metrics import summarize
 from .strategy import Strategy
-from .timeframes import timeframe_to_ms
+from .timeframes import timeframe_to_ms, utc_text
 
 
 def _load_module_from_file(file: Path, config_file: Path):
@@ -91,9 +91,7 @@ def load_market(config: Config, data_dir: str | Path) -> MarketData:
 
 def coverage_notes(config: Config, market: MarketData) -> list[str]:
     """Notes when the candles cover less than the configured ``[data.start, data.end)`` (by a bar or more)."""
-    import datetime as dt
-
-    fmt = lambda ms: f"{dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc):%Y-%m-%d %H:%M} UTC"  # noqa: E731
+    fmt = utc_text
     tf = timeframe_to_ms(market.timeframe)
     first, end = int(market.timestamps[0]), int(market.timestamps[-1]) + tf
     d, notes = config.data, []

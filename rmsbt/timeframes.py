@@ -54,6 +54,15 @@ def timeframe_to_ms(timeframe: str) -> int:
     return int(m.group(1)) * _UNIT_MS[m.group(2)]
 
 
+def utc_text(ms: int, suffix: bool = True) -> str:
+    """``2024-01-01 00:00 UTC`` for a time in integer ms since the epoch (the one formatter for messages,
+    notes and tables; ``suffix=False`` drops the `` UTC``)."""
+    import datetime as dt
+
+    text = dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return text + " UTC" if suffix else text
+
+
 def periods_per_year(timeframe: str) -> float:
     """Bars in a 365-day year for a 24/7 market (8760 for ``1h``, 365 for ``1d``)."""
     return YEAR_MS / timeframe_to_ms(timeframe)

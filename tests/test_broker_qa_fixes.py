@@ -365,3 +365,48 @@ def test_run_script_infers_the_timeframe_from_the_candles():
     r = run_script(lambda c: c.bar == 0 and c.order(SYM, 1), {SYM: daily}, taker_fee_bps=0.0)
     assert r.timeframe == "1d" and len(r.equity) == 5  # 5 daily bars, not 97 hourly ones
     assert run_script(lambda c: None, {SYM: daily}, timeframe="1h").timeframe == "1h"  # explicit wins
+
+
+def test_a_stop_that_slips_beyond_the_liquidation_price_is_a_liquidation():
+    """Found by the property test: long 25 @ 100 at 25× (maintenance 0) → liquidation price
+    100·(1 − 1/25) = 96; a stop-loss at 97 slipping 5 % would fill at 97·0.95 = 92.15, clamped to the
+    bar's low 95.3125 — beyond 96. The price passed 96 first: the position is liquidated at 96, losing
+    25·(100 − 96) = 100 = the posted margin, so equity is exactly 0, and the stop is cancelled."""
+    from rmsbt.testing import candles, run_script
+    h = 3_600_000
+    rows = [(k * h, 100.0, 100.0, 100.0, 100.0, 1e6) for k in range(4)]
+    rows[2] = (2 * h, 100.0, 100.0, 95.3125, 100.0, 1e6)
+    df = candles(rows)
+
+    def script(ctx):
+        if ctx.bar == 0:
+            ctx.order("X/USDT", 25.0, stop_loss=97.0)
+    res = run_script(script, {"X/USDT": df}, initial_cash=100.0, mode="margin", max_leverage=25.0,
+                     maintenance_margin=0.0, taker_fee_bps=0.0, slippage_bps=500.0)
+    f = res.fills
+    # the entry: 100 · 1.05 = 105 clamped to the bar's high 100
+    assert f["price"].tolist() == [100.0, 96.0] and f["order_kind"].tolist()[1] == "liquidation"
+    assert res.equity[2] == pytest.approx(0.0, abs=1e-12) and res.equity.min() >= 0.0
+    ev = res.events
+    assert ((ev["event"] == "cancelled") & ev["reason"].str.contains("liquidated at 96")).any()
+
+
+def test_a_close_fill_that_leaves_the_position_beyond_liquidation_is_liquidated_at_the_close():
+    """Found by the property test: a market-on-close sell of 10 at 25× on a bar with zero volume and a
+    square-root impact model (infinite impact) fills at the bar's low 109 (clamped) while the bar
+    closes at 116; the short's liquidation price is 109·(1 + 1/25) = 113.36 < 116, so the position is
+    liquidated at the close: loss capped at the posted margin 10·109/25 = 43.6 → equity 100 − 43.6."""
+    from rmsbt.testing import candles, run_script
+    h = 3_600_000
+    df = candles([(0, 110, 110, 109, 109, 0.0), (h, 109, 109, 109, 109, 0.0), (2 * h, 109, 116, 109, 116, 0.0),
+                  (3 * h, 116, 116, 116, 116, 0.0)])
+
+    def script(ctx):
+        if ctx.bar == 1:
+            ctx.order_on_close("X/USDT", -10.0)
+    res = run_script(script, {"X/USDT": df}, initial_cash=100.0, mode="margin", max_leverage=25.0,
+                     maintenance_margin=0.0, taker_fee_bps=0.0, impact_bps=30.0)
+    f = res.fills
+    assert f["price"].tolist() == [109.0, 116.0] and f["order_kind"].tolist() == ["moc", "liquidation"]
+    assert f["bar"].tolist() == [2, 2]
+    assert res.equity[2] == pytest.approx(100 - 43.6, abs=1e-9) and res.equity.min() >= 0.0

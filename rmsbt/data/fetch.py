@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..timeframes import timeframe_to_ms
+from ..timeframes import timeframe_to_ms, utc_text
 from .store import (COLUMNS, funding_path, merge_candles, read_funding_file, read_store_file, store_path,
                     symbol_to_stem, write_candles, write_table)
 from .gaps import find_gaps, grid_offset
@@ -73,7 +73,7 @@ def retryable_errors() -> tuple[type[BaseException], ...]:
 def fmt_ms(ms: int | None) -> str:
     if ms is None:
         return "-"
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return utc_text(ms, suffix=False)
 
 
 # --------------------------------------------------------------------------------------------------

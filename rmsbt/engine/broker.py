@@ -348,9 +348,17 @@ class Broker:
         for s in syms:
             self._intrabar(s, t, [o for o in orders if o.symbol == s])
         # 3. the close, all symbols: market-on-close orders in submission order
+        moc = False
         for o in orders:
             if o.kind == MOC and o.status not in DONE and t >= o.active_bar:
                 self._execute(o, t, self.c[o.symbol, t], True, False)
+                moc = True
+        if moc and self.margin:  # a position a close fill left beyond its liquidation price (the fill
+            for s in syms:      # price slipped away from the close): liquidated at the close (rule 14)
+                if self.pf.qty[s] != 0.0:
+                    p, _ = liquidation_event(self.pf.qty[s], self.liq[s], self.c[s, t], self.c[s, t])
+                    if p == p:
+                        self._liquidate(s, t, p)
         return [o for o in live if o.status not in DONE]
 
     def _at_open(self, o: Order, t: int) -> None:
@@ -488,6 +496,16 @@ class Broker:
                     aq = self._insufficient(o, t, aq, fit, s, why)
                     if aq <= 0.0:
                         return
+        if self.margin and pos != 0.0 and (pos > 0.0) != (side > 0.0) and (
+                price < self.liq[s] if pos > 0.0 else price > self.liq[s]):
+            # a closing fill whose (slipped) price lies beyond the position's liquidation price: the
+            # price passed the liquidation price on its way there, so the position was liquidated
+            # first (rule 14); the order finds nothing left to close and is cancelled
+            liq_p = self.liq[s]
+            self._liquidate(s, t, liq_p)
+            self.close_order(t, o, CANCELLED, f"position liquidated at {liq_p:.10g} before this fill "
+                                              f"(its price {price:.10g} lies beyond the liquidation price)")
+            return
         resized = aq < aq0
         fee = fill_fee(aq * price, rate, self.cfg.min_fee, fixed)
         q_signed = side * aq

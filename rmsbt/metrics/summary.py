@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..engine.trades import trades_until
 from ..errors import TimeframeError
-from ..timeframes import timeframe_to_ms
+from ..timeframes import timeframe_to_ms, utc_text
 from .drawdown import drawdown_stats
 from .returns import (annual_volatility, cagr, cagr_overflows, calmar_ratio, equity_curve, per_period_rate,
                       periods_per_year_for, sharpe_ratio, simple_returns, sortino_ratio)
@@ -78,11 +78,6 @@ def trade_log(result) -> pd.DataFrame:
     return trades if trades is not None else pd.DataFrame(columns=TRADE_COLUMNS)
 
 
-def utc_text(ms: int) -> str:
-    """``2024-01-01 00:00 UTC`` for a time in ms since the epoch (for notes)."""
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _trades_at_ruin(result, market, r: int) -> pd.DataFrame:

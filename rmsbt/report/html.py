@@ -8,12 +8,13 @@ times in UTC. Undefined values (NaN / JSON null) show as "n/a"; the summary's no
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import html
 import math
 
 import numpy as np
 import pandas as pd
+
+from ..timeframes import utc_text
 
 TRADES_SHOWN = 500  #: the first and the last this many trades are listed; all of them are in round_trips.csv
 
@@ -79,7 +80,7 @@ def _isnum(v) -> bool:
 def fmt_time(ms) -> str:
     if ms is None or (isinstance(ms, float) and math.isnan(ms)):
         return "—"
-    return dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return utc_text(ms, suffix=False)
 
 
 def fmt(key: str, v) -> str:
