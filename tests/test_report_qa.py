@@ -156,3 +156,14 @@ def test_money_metrics_two_decimals_everywhere():
     # quote-currency amounts: 2 decimals whatever their size; ratios keep 3, small non-money values 6 digits
     assert fmt("funding_paid", 0.121517) == "0.12" and fmt("avg_trade", -0.449611) == "-0.45"
     assert fmt("pnl", -741.906) == "-741.91" and fmt("sharpe", -0.1559) == "-0.156"
+
+
+def test_recorded_values_without_a_step_size_are_not_called_adapted(tmp_path):
+    """A strategy that records a moving average (no lr_eff_ column) gets "Recorded values", not
+    "Adapted parameters"; the pairs strategy's β with lr_eff_beta stays an adapted parameter."""
+    from rmsbt.report import charts
+    import pandas as pd
+    p = pd.DataFrame({"timestamp": [0, 3_600_000], "fast": [1.0, 2.0], "beta": [1.0, 1.1], "lr_eff_beta": [0.1, 0.1]})
+    fig = charts.parameters(type("R", (), {"params": p})())
+    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
+    assert titles[0] == "recorded value fast" and titles[1].startswith("adapted parameter beta")

@@ -50,7 +50,9 @@ def write_report(folder: str | Path) -> Path:
     if fig is not None:
         pp = charts.png_bytes(fig)
         _atomic_write(run.folder / PNG_FILES["parameters"], pp)
-        out.append(("Adapted parameters", "adapted parameters and their effective step sizes", pp))
+        adapted = any(f"lr_eff_{c}" in run.params.columns for c in charts.parameter_columns(run.params))
+        out.append(("Adapted parameters", "adapted parameters and their effective step sizes", pp) if adapted
+                   else ("Recorded values", "the values the strategy recorded on each bar (params.csv)", pp))
     else:
         (run.folder / PNG_FILES["parameters"]).unlink(missing_ok=True)  # no stale chart from an earlier run
     fig = charts.spread_zscore(run)

@@ -209,8 +209,10 @@ def parameters(run: RunData) -> Figure | None:
     for ax, c in zip(axes, cols):
         _line(ax, x, p[c].to_numpy(np.float64), color=COLORS["equity"], label=c)
         ax.set_ylabel(c)
-        title = f"adapted parameter {c}"
         step = f"lr_eff_{c}"
+        # a value with an effective step size lr_eff_<name> is an adapted parameter; others are what
+        # the strategy recorded (an indicator, say)
+        title = f"adapted parameter {c}" if step in p.columns else f"recorded value {c}"
         if step in p.columns:
             ax2 = ax.twinx()
             v = p[step].to_numpy(np.float64)
