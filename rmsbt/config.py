@@ -218,6 +218,9 @@ def check_params(params: dict, spec: dict[str, tuple[type, Any]], file: str, sec
     """
     unknown = sorted(set(params) - set(spec))
     if unknown:
+        if not spec:
+            raise ConfigError(f"{file}: unknown key {section}.{unknown[0]}: the strategy declares no PARAMS "
+                              "(add PARAMS = {name: (type, default)} to its class to accept parameters)")
         raise ConfigError(f"{file}: unknown key {section}.{unknown[0]}; allowed: {', '.join(sorted(spec))}")
     out = {}
     for k, (typ, default) in spec.items():

@@ -22,7 +22,7 @@ from .data.store import load_symbol
 from .engine.funding import funding_matrix
 from .engine.intrabar import intrabar_matrix
 from .engine.loop import BacktestResult, run_backtest
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, StrategyError
 from .metrics import summarize
 from .strategy import Strategy
 from .timeframes import timeframe_to_ms, utc_text
@@ -44,6 +44,9 @@ def _load_module_from_file(file: Path, config_file: Path):
                                   f"{exc.msg}") from None
             except ImportError as exc:
                 raise ConfigError(f"{config_file}: strategy.class: importing {c} failed ({exc})") from None
+            except (Exception, SystemExit) as exc:  # the user's module raised while loading
+                raise StrategyError(f"{config_file}: strategy.class: importing {c} raised "
+                                    f"{type(exc).__name__}: {exc}") from exc
             return mod
     raise ConfigError(f"{config_file}: strategy.class: file {file} not found (looked in "
                       + ", ".join(str(c.parent) for c in candidates) + ")")
@@ -78,6 +81,9 @@ def build_strategy(config: Config) -> Strategy:
         return cls(**params)
     except ConfigError as exc:
         raise ConfigError(f"{config.path}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # the user's __init__ raised
+        raise StrategyError(f"{config.path}: strategy {cls.__name__} raised {type(exc).__name__} in __init__: "
+                            f"{exc}") from exc
 
 
 def load_market(config: Config, data_dir: str | Path) -> MarketData:
@@ -149,7 +155,7 @@ def run_config(config: Config, data_dir: str | Path = "data", progress=None) -> 
     summary.setdefault("notes", []).extend(coverage_notes(config, market))
     if config.broker.intrabar == "finer_candles":
         summary["notes"].append(
-            f"intrabar = finer_candles: {result.intrabar_finer_bars} bar(s) took the order of their high and low "
+            f"intrabar = finer_candles: over the whole run, {result.intrabar_finer_bars} bar(s) took the order of their high and low "
             f"from {config.broker.intrabar_timeframe} candles; every other bar used adverse-first"
             + (" (no finer candles covered this run)" if result.intrabar_finer_bars == 0 else ""))
     timing = {"data": t1 - t0 - seconds(k_data), "kernels": seconds(k_data) + seconds(k_sim),

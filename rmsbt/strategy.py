@@ -33,7 +33,7 @@ class Strategy:
 
     def on_bar(self, ctx) -> None:
         """Called after every bar closes; ``ctx`` shows bars up to and including this one."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define on_bar(self, ctx)")
 
     def on_end(self, ctx) -> None:
         """Called once after the last bar."""

@@ -108,3 +108,26 @@ def test_period_without_candles_names_the_config(tmp_path):
     cfg = store_and_config(tmp_path, OK, start="2030-01-01", end="2030-02-01")
     r = rmsbt("backtest", str(cfg), "--data-dir", str(tmp_path / "store"))
     assert r.returncode == 2 and str(cfg) in r.stderr and "data.start/data.end" in r.stderr
+
+
+@pytest.mark.parametrize("src, needle", [
+    ("from rmsbt import Strategy\nclass Mine(Strategy):\n    def __init__(self):\n        raise RuntimeError('bad init')\n"
+     "    def on_bar(self, ctx):\n        pass\n", "strategy Mine raised RuntimeError in __init__: bad init"),
+    ("from rmsbt import Strategy\n1/0\nclass Mine(Strategy):\n    pass\n", "raised ZeroDivisionError: division by zero"),
+    ("import sys\nfrom rmsbt import Strategy\nclass Mine(Strategy):\n    def on_bar(self, ctx):\n        sys.exit(0)\n",
+     "strategy Mine raised SystemExit in on_bar at bar 0"),
+    ("from rmsbt import Strategy\nclass Mine(Strategy):\n    pass\n", "Mine must define on_bar(self, ctx)"),
+])
+def test_user_code_failures_are_exit_2_with_one_line(tmp_path, src, needle):
+    cfg = store_and_config(tmp_path, src)
+    r = rmsbt("backtest", str(cfg), "--data-dir", str(tmp_path / "store"), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr.strip().splitlines()[-1]
+    assert "rmsbt/runner.py" not in r.stderr and "rmsbt/engine" not in r.stderr
+
+
+def test_params_without_a_params_declaration_say_what_to_do(tmp_path):
+    cfg = store_and_config(tmp_path, OK)
+    cfg.write_text(cfg.read_text() + "[strategy.params]\nlookback = 5\n")
+    r = rmsbt("backtest", str(cfg), "--data-dir", str(tmp_path / "store"))
+    assert r.returncode == 2 and "declares no PARAMS" in r.stderr

@@ -286,3 +286,26 @@ def test_trades_until_replays_the_engines_log_exactly():
         pd.testing.assert_frame_equal(part.loc[part["status"] == "closed"].reset_index(drop=True),
                                       closed.reset_index(drop=True))
         assert (part["status"] == "open").sum() <= len(res.symbols)
+
+
+def test_cagr_of_a_dust_final_equity_does_not_raise():
+    from rmsbt.metrics.returns import cagr, cagr_overflows
+    # ln(1e-320) − ln(1e4) over one hour annualises to e^(−745.1·8760): the factor underflows to 0 → −1
+    assert cagr(10_000.0, 1e-320, 3_600_000) == -1.0
+    assert cagr_overflows(10_000.0, 1e-320, 3_600_000) is False
+
+
+def test_dust_equity_counts_as_ruin():
+    """Equity decaying to 4.5e-17 of 100 is ruin (≤ 1e-9 × initial), whatever the sign of the residue."""
+    import numpy as np
+    import pandas as pd
+    from rmsbt.engine.loop import BacktestResult
+    from rmsbt.metrics import summarize
+    eq = np.array([100.0, 50.0, 4.5e-17, 3e-17])
+    n = len(eq)
+    res = BacktestResult(symbols=("A/X",), timeframe="1h", timestamps=np.arange(n, dtype=np.int64) * 3_600_000,
+                         cash=eq, equity=eq, positions=np.zeros((n, 1)),
+                         fills=pd.DataFrame(columns=["timestamp", "symbol", "qty", "price", "fee"]),
+                         records=pd.DataFrame(), initial_cash=100.0, fees_paid=0.0, dropped_orders=0)
+    m = summarize(res)
+    assert m["ruined"] is True and m["bars"] == 3  # cut at the bar whose close is 4.5e-17

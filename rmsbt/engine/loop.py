@@ -136,7 +136,7 @@ def _loop(strategy, ctx, brk, pf, tb, n, n_sym, ts, marks, funding, fund_bar, fu
             on_bar(ctx)
         except RmsbtError:
             raise
-        except Exception as exc:  # the user's code: say where, keep the original as the cause
+        except (Exception, SystemExit) as exc:  # the user's code: say where, keep the original as the cause
             raise StrategyError.at(strategy, "on_bar", t, int(ts[t]), exc) from exc
         if progress is not None:
             progress(t + 1, n)
@@ -148,7 +148,7 @@ def _call(strategy, hook, ctx, name, bar, open_ms):
         hook(ctx)
     except RmsbtError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise StrategyError.at(strategy, name, bar, open_ms, exc) from exc
 
 

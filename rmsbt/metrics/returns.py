@@ -154,7 +154,7 @@ def cagr(initial: float, final: float, duration_ms: int) -> float:
         return math.nan
     if final <= 0.0:
         return -1.0
-    g = math.log(final / initial) / (duration_ms / YEAR_MS)
+    g = (math.log(final) - math.log(initial)) / (duration_ms / YEAR_MS)  # no underflow of final/initial
     if not g <= CAGR_MAX_LOG:
         return math.nan
     return math.expm1(g)
@@ -162,7 +162,8 @@ def cagr(initial: float, final: float, duration_ms: int) -> float:
 
 def cagr_overflows(initial: float, final: float, duration_ms: int) -> bool:
     """True when :func:`cagr` is NaN because the annualised growth factor does not fit in a float."""
-    return duration_ms > 0 and final > 0.0 and not math.log(final / initial) / (duration_ms / YEAR_MS) <= CAGR_MAX_LOG
+    return (duration_ms > 0 and final > 0.0
+            and not (math.log(final) - math.log(initial)) / (duration_ms / YEAR_MS) <= CAGR_MAX_LOG)
 
 
 def calmar_ratio(cagr_value: float, max_drawdown: float) -> float:

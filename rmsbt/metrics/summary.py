@@ -23,6 +23,8 @@ from .trades import TRADE_COLUMNS, closed_trades, trade_stats
 DAY_MS = 86_400_000
 
 
+RUIN_FRACTION = 1e-9  #: equity at or below this fraction of the initial cash counts as ruin
+
 def hold_weights(timestamps: np.ndarray, timeframe_ms: int) -> np.ndarray:
     """Time each bar's state is held: ``ts[i+1] − ts[i]``, and one bar length for the last bar (ms)."""
     ts = np.asarray(timestamps, dtype=np.int64)
@@ -123,13 +125,15 @@ def summarize(result, *, market=None, periods_per_year: float | None = None, ris
     notes: list[str] = []
     ts = np.asarray(result.timestamps, dtype=np.int64)
     curve = equity_curve(result.initial_cash, result.equity)
-    ruin = np.flatnonzero(curve[1:] <= 0.0)
+    # ruin: equity at or below RUIN_FRACTION of the initial cash (dust left by liquidations is not a
+    # going concern: returns computed on it would dominate every ratio)
+    ruin = np.flatnonzero(curve[1:] <= RUIN_FRACTION * float(result.initial_cash))
     ruined = bool(ruin.size)
     fills = result.fills
     if ruined:
         r = int(ruin[0])
         curve, ts = curve[:r + 2], ts[:r + 1]
-        notes.append(f"ruin: equity reached {curve[-1]:.6g} (≤ 0) at the close of the bar opening {utc_text(ts[-1])}; "
+        notes.append(f"ruin: equity reached {curve[-1]:.6g} (≤ {RUIN_FRACTION:g} × initial cash) at the close of the bar opening {utc_text(ts[-1])}; "
                      "metrics, fills, fees, turnover and trades cover the run up to that bar (a trade still held "
                      "then counts as open, marked at that close); the report's charts show the whole run")
         if len(fills):
