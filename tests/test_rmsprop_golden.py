@@ -1,6 +1,6 @@
 """RMSprop against PyTorch: stored golden trajectories and, when torch is importable, a live run.
 
-tests/golden/torch_rmsprop.npz was written by tests/golden/make_torch_rmsprop.py, which runs
+tests/golden/torch_rmsprop.npz.xz (an .npz, xz-compressed) was written by tests/golden/make_torch_rmsprop.py, which runs
 ``torch.optim.RMSprop`` (torch 2.13.0+cpu, float64). Agreement is asserted to 1e-12, relative where
 |θ| > 1 and absolute below: |ours − torch| ≤ 1e-12·max(1, |torch|), at every one of 1,000 steps.
 """
@@ -17,7 +17,10 @@ import pytest
 from rmsbt import RMSprop
 
 GOLDEN = Path(__file__).parent / "golden"
-Z = np.load(GOLDEN / "torch_rmsprop.npz")
+_spec = importlib.util.spec_from_file_location("make_torch_rmsprop", GOLDEN / "make_torch_rmsprop.py")
+_golden = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_golden)
+Z = _golden.load_golden(GOLDEN / "torch_rmsprop.npz.xz")
 META = json.loads(str(Z["meta"]))
 TOL = 1e-12
 
@@ -70,10 +73,7 @@ def test_matches_torch_golden(j):
 def _torch_or_skip():
     if importlib.util.find_spec("torch") is None:
         pytest.skip("torch is not installed: the live PyTorch comparison needs it (pip install torch==2.13.0)")
-    spec = importlib.util.spec_from_file_location("make_torch_rmsprop", GOLDEN / "make_torch_rmsprop.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return _golden
 
 
 @pytest.mark.parametrize("centered,momentum,wd,maximize", [
